@@ -1,0 +1,1 @@
+"""Statistics and tables over finished runs."""

@@ -1,0 +1,30 @@
+"""Datasets by name, in four modalities. Importing this package registers every loader."""
+
+from minaction.data import vision  # noqa: F401  (registers its datasets)
+from minaction.data.registry import (
+    KINDS,
+    MODALITIES,
+    DataContext,
+    Dataset,
+    DatasetInfo,
+    dataset_availability,
+    dataset_info,
+    dataset_names,
+    load_dataset,
+    register_dataset,
+    stratified_subset,
+)
+
+__all__ = [
+    "KINDS",
+    "MODALITIES",
+    "DataContext",
+    "Dataset",
+    "DatasetInfo",
+    "dataset_availability",
+    "dataset_info",
+    "dataset_names",
+    "load_dataset",
+    "register_dataset",
+    "stratified_subset",
+]
