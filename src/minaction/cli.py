@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import math
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -28,6 +29,12 @@ _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line, like every other user error."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # NOTE: argparse only recognises -3 and -0.5 as negative numbers, so `--lam -1e-3` would
+        # read as a missing value. Widening its (private) pattern lets the λ check answer.
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
