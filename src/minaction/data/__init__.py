@@ -1,6 +1,11 @@
 """Datasets by name, in four modalities. Importing this package registers every loader."""
 
-from minaction.data import vision  # noqa: F401  (registers its datasets)
+from minaction.data import (  # noqa: F401  (importing a module registers its datasets)
+    neuromorphic,
+    physiological,
+    text,
+    vision,
+)
 from minaction.data.registry import (
     KINDS,
     MODALITIES,

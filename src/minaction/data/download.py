@@ -80,8 +80,8 @@ def download(
             break
         except (urllib.error.URLError, OSError, TimeoutError) as err:
             last_error = err
-            if _is_unreachable(err):
-                break  # no network or unknown host: retrying cannot help
+            if _is_unreachable(err) or _is_refused(err):
+                break  # no network, unknown host, or the server refuses: retrying cannot help
             log.warning("download of %s failed (attempt %d/%d): %s", url, attempt, retries, err)
             if attempt < retries:
                 time.sleep(backoff * attempt)
@@ -99,6 +99,8 @@ def download(
 
 
 def _reason(err: Exception) -> str:
+    if isinstance(err, urllib.error.HTTPError):
+        return f"HTTP {err.code} {err.reason}"
     return str(err.reason) if isinstance(err, urllib.error.URLError) else str(err)
 
 
@@ -109,12 +111,27 @@ def _is_unreachable(err: Exception) -> bool:
     )
 
 
+def _is_refused(err: Exception) -> bool:
+    """A client error such as 404 or 403; a timeout (408) or a rate limit (429) may pass."""
+    if not isinstance(err, urllib.error.HTTPError):
+        return False
+    return 400 <= err.code < 500 and err.code not in (408, 429)
+
+
 def _fetch_into(url: str, part: Path, timeout: float) -> None:
     offset = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "minaction"})
     if offset:
         request.add_header("Range", f"bytes={offset}-")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+        log.info("resuming %s from byte %d of %s", url, offset, part)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        if offset and err.code == 416:
+            # Nothing left past the end of the part file: it is whole; the checksum decides.
+            return
+        raise
+    with response:
         # A server that ignores the range answers 200 with the whole file: start over.
         mode = "ab" if offset and response.status == 206 else "wb"
         with open(part, mode) as handle:

@@ -4,8 +4,11 @@
     ds.x_train.shape, ds.info.kind, ds.info.classes
 
 A dataset module registers a `DatasetInfo` (what the data is) with a loader (how to get it). The
-loader receives a `DataContext` (where to look, whether it may download) and returns the four
-tensors of the fixed, documented split.
+loader receives a `DataContext` (where to look, whether it may download, which subset is asked
+for) and returns the four tensors of the fixed, documented split. A loader that can read single
+samples cheaply (event files, images to be converted) may cut the split to the requested
+stratified subset itself with `ctx.subset_indices`, so that only those samples are decoded; the
+result is the same subset that `load_dataset` would otherwise take afterwards.
 """
 
 from __future__ import annotations
@@ -62,12 +65,31 @@ class DataContext:
     """Where a loader looks for files and what it may do.
 
     `data_dir` is a directory given by the user (`--data-dir` or `$MINACTION_DATA_DIR`) that
-    holds the dataset's files; `cache_dir` is where downloads go.
+    holds the dataset's files; `cache_dir` is where downloads and derived data go.
+    `limit_train` and `limit_test` are the stratified subsets asked for (None: the whole split).
     """
 
     data_dir: Path | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
     download: bool = True
+    limit_train: int | None = None
+    limit_test: int | None = None
+    subset_seed: int = 0
+
+    def subset_indices(self, labels: np.ndarray, split: str) -> np.ndarray:
+        """Sorted indices of the stratified subset of `split` ("train" or "test") asked for.
+
+        All indices when no limit is set. The same indices `load_dataset` would keep, so a loader
+        may decode only these samples.
+        """
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        limit = self.limit_train if split == "train" else self.limit_test
+        seed = self.subset_seed if split == "train" else self.subset_seed + 1
+        labels = np.asarray(labels)
+        if limit is None:
+            return np.arange(len(labels))
+        return stratified_indices(labels, limit, seed)
 
     @classmethod
     def create(
@@ -120,7 +142,8 @@ def register_dataset(
     """Register `info` with the decorated loader.
 
     `availability(ctx)` returns "available" (loads now without network), "download" (needs the
-    network), or "missing" (cannot be had here); the default says "available".
+    network), or "missing" (cannot be had here: an offline source whose package is not
+    installed); the default says "available".
     """
     if info.modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}, got {info.modality!r}")
@@ -135,7 +158,8 @@ def register_dataset(
 
 
 def dataset_names() -> list[str]:
-    return list(_REGISTRY)
+    """Registered names, grouped by modality in the order of MODALITIES, then as registered."""
+    return sorted(_REGISTRY, key=lambda name: MODALITIES.index(_REGISTRY[name].info.modality))
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -172,7 +196,17 @@ def load_dataset(
         DataIntegrityError: a file is present but corrupt.
     """
     entry = _entry(name)
-    ctx = DataContext.create(data_dir, cache_dir, download=download)
+    for limit in (limit_train, limit_test):
+        if limit is not None and limit <= 0:
+            raise ConfigError(f"a subset limit must be a positive integer, got {limit}")
+    ctx = DataContext.create(
+        data_dir,
+        cache_dir,
+        download=download,
+        limit_train=limit_train,
+        limit_test=limit_test,
+        subset_seed=subset_seed,
+    )
     x_train, y_train, x_test, y_test = entry.loader(ctx)
     if limit_train is not None:
         x_train, y_train = stratified_subset(x_train, y_train, limit_train, subset_seed)
@@ -193,11 +227,21 @@ def stratified_subset(
     """
     if limit <= 0:
         raise ConfigError(f"a subset limit must be a positive integer, got {limit}")
-    n = len(y)
-    if limit >= n:
+    if limit >= len(y):
         return x, y
+    index_t = torch.from_numpy(stratified_indices(y.numpy(), limit, seed))
+    return x[index_t], y[index_t]
+
+
+def stratified_indices(labels: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of the subset that `stratified_subset` keeps, from the labels alone."""
+    if limit <= 0:
+        raise ConfigError(f"a subset limit must be a positive integer, got {limit}")
+    labels = np.asarray(labels)
+    n = len(labels)
+    if limit >= n:
+        return np.arange(n)
     rng = np.random.default_rng(seed)
-    labels = y.numpy()
     classes, counts = np.unique(labels, return_counts=True)
     quota = counts * limit / n
     take = np.floor(quota).astype(int)
@@ -213,9 +257,7 @@ def stratified_subset(
     for cls, k in zip(classes, take, strict=True):
         idx = np.flatnonzero(labels == cls)
         chosen.append(rng.choice(idx, size=k, replace=False))
-    index = np.sort(np.concatenate(chosen))
-    index_t = torch.from_numpy(index)
-    return x[index_t], y[index_t]
+    return np.sort(np.concatenate(chosen))
 
 
 def unavailable(name: str, tried: list[str], how: str) -> DatasetUnavailableError:

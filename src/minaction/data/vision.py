@@ -1,22 +1,28 @@
-"""Vision datasets: scikit-learn's digits (offline), MNIST and Fashion-MNIST (IDX files).
+"""Vision datasets: scikit-learn's digits (offline), MNIST and Fashion-MNIST (IDX files), CIFAR-10.
 
 MNIST and Fashion-MNIST are looked for, in order, in the user's data directory, the cache, the
 system install of Debian's `dataset-fashion-mnist`, and finally downloaded into the cache. Every
 file found is checked: against the published checksum of the gzip download, or against the
 checksum of its decompressed content, or at least against the exact size its IDX header implies.
+CIFAR-10 is read from its python version: pickled batches in a tar.gz archive, or extracted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import pickle
+import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from minaction.data.download import download, file_digest
+from minaction.data.download import download, file_digest, verify_checksum
+from minaction.data.files import RemoteFile, fetch, is_present
 from minaction.data.idx import parse_idx, read_bytes
 from minaction.data.registry import DataContext, DatasetInfo, register_dataset, unavailable
 from minaction.errors import DataIntegrityError, DatasetUnavailableError
@@ -293,3 +299,182 @@ def load_mnist(ctx: DataContext):
 @register_dataset(FASHION_MNIST, availability=_idx_availability("fashion-mnist", FASHION_SOURCE))
 def load_fashion_mnist(ctx: DataContext):
     return _load_idx_dataset("fashion-mnist", FASHION_SOURCE, ctx)
+
+
+# -- CIFAR-10 -------------------------------------------------------------------------------------
+
+CIFAR10_ARCHIVE = RemoteFile(
+    "cifar-10-python.tar.gz",
+    ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
+    "md5:c58f30108f718f92721af3b95e74349a",
+)
+CIFAR10_FOLDER = "cifar-10-batches-py"
+# md5 of each pickled batch as published inside the archive, to check an extracted copy.
+CIFAR10_BATCHES = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
+CIFAR10_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR10_HOW = (
+    "Download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and pass "
+    "the directory that holds it (or its extracted cifar-10-batches-py folder) with --data-dir, "
+    "or run where the network is reachable"
+)
+
+CIFAR10 = DatasetInfo(
+    name="cifar10",
+    modality="vision",
+    kind="image",
+    input_shape=(3, 32, 32),
+    classes=(
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ),
+    description="CIFAR-10 tiny colour images of ten object classes, 32×32 RGB",
+    source="CIFAR-10 python version (Krizhevsky 2009), cs.toronto.edu",
+    split="the published split: data_batch_1–5 (50,000 train) / test_batch (10,000 test)",
+    normalization="pixel values 0–255 divided by 255, channels in RGB order",
+    offline=False,
+    sizes=(50000, 10000),
+)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists and numpy arrays only: a batch file cannot run code when loaded."""
+
+    _ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy.core.numeric", "_frombuffer"),
+            ("numpy._core.numeric", "_frombuffer"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),
+        }
+    )
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(
+                f"refers to {module}.{name}, which a CIFAR batch never holds"
+            )
+        return super().find_class(module, name)
+
+
+def parse_cifar_batch(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decode one pickled CIFAR batch into images (N, 3, 32, 32) uint8 and labels (N,) int64."""
+    try:
+        # latin1 turns the Python 2 strings of the original pickles into text, as numpy needs.
+        batch = _ArrayUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
+        raise DataIntegrityError(
+            f"{source} is not a readable CIFAR batch ({err}); delete it and fetch it again"
+        ) from None
+    if not isinstance(batch, dict):
+        raise DataIntegrityError(f"{source} is not a CIFAR batch (it holds a {type(batch)})")
+    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    if "data" not in batch or "labels" not in batch:
+        raise DataIntegrityError(
+            f"{source} is not a CIFAR-10 batch: it has keys {sorted(batch)}, expected data and "
+            "labels"
+        )
+    data = np.asarray(batch["data"])
+    labels = np.asarray(batch["labels"], dtype=np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise DataIntegrityError(
+            f"{source}: data has shape {data.shape} and dtype {data.dtype}, expected (N, 3072) "
+            "uint8"
+        )
+    if len(labels) != len(data) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
+        raise DataIntegrityError(
+            f"{source}: {len(labels)} labels for {len(data)} images, or labels outside 0–9"
+        )
+    return data.reshape(-1, 3, 32, 32), labels  # rows are R, G, B planes of 32×32
+
+
+def read_cifar_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every data and test batch inside a cifar-10-python.tar.gz, by batch name."""
+    wanted = (*CIFAR10_TRAIN_BATCHES, "test_batch")
+    batches = {}
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            for member in archive:
+                name = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and name in wanted:
+                    raw = archive.extractfile(member).read()
+                    batches[name] = parse_cifar_batch(raw, f"{path}:{member.name}")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        raise DataIntegrityError(
+            f"{path} is a damaged or truncated tar.gz archive ({err}); delete it and fetch it again"
+        ) from None
+    missing = [name for name in wanted if name not in batches]
+    if missing:
+        raise DataIntegrityError(
+            f"{path} lacks the CIFAR batches {', '.join(missing)}; it is not the CIFAR-10 python "
+            "archive or it is truncated"
+        )
+    return batches
+
+
+def read_cifar_folder(
+    folder: Path, batch_md5: dict[str, str] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The batches of an extracted cifar-10-batches-py folder, each checked against its md5."""
+    batches = {}
+    for name in (*CIFAR10_TRAIN_BATCHES, "test_batch"):
+        path = folder / name
+        if batch_md5 is not None:
+            verify_checksum(path, f"md5:{batch_md5[name]}")
+        batches[name] = parse_cifar_batch(path.read_bytes(), str(path))
+    return batches
+
+
+def _cifar_folder(directory: Path) -> Path | None:
+    for folder in (directory / CIFAR10_FOLDER, directory):
+        if all((folder / name).is_file() for name in CIFAR10_BATCHES):
+            return folder
+    return None
+
+
+def _cifar10_availability(ctx: DataContext) -> str:
+    if ctx.data_dir is not None and _cifar_folder(ctx.data_dir) is not None:
+        return "available"
+    return "available" if is_present(ctx, "cifar10", CIFAR10_ARCHIVE) else "download"
+
+
+@register_dataset(CIFAR10, availability=_cifar10_availability)
+def load_cifar10(
+    ctx: DataContext,
+    archive: RemoteFile = CIFAR10_ARCHIVE,
+    batch_md5: dict[str, str] | None = CIFAR10_BATCHES,
+):
+    """CIFAR-10 from an extracted folder in the data directory, or from the archive.
+
+    `archive` and `batch_md5` say what the files must be (tests pass their own).
+    """
+    folder = _cifar_folder(ctx.data_dir) if ctx.data_dir is not None else None
+    if folder is not None:
+        batches = read_cifar_folder(folder, batch_md5)
+    else:
+        batches = read_cifar_archive(fetch(ctx, "cifar10", archive, CIFAR10_HOW))
+    x_train = np.concatenate([batches[name][0] for name in CIFAR10_TRAIN_BATCHES])
+    y_train = np.concatenate([batches[name][1] for name in CIFAR10_TRAIN_BATCHES])
+    x_test, y_test = batches["test_batch"]
+
+    def images(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.float32) / 255.0)  # (N, 3, 32, 32)
+
+    return images(x_train), torch.from_numpy(y_train), images(x_test), torch.from_numpy(y_test)
