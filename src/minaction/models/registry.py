@@ -28,6 +28,7 @@ class ModelEntry:
     default_width: int
     default_depth: int | None
     kinds: tuple[str, ...]  # input kinds the builder accepts
+    width_multiple: int = 1  # widths must be a multiple of this (attention heads, for instance)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -39,12 +40,16 @@ def register_model(
     default_width: int,
     default_depth: int | None = None,
     kinds: tuple[str, ...] = ("image", "sequence", "events", "tokens"),
+    width_multiple: int = 1,
 ) -> Callable[[Builder], Builder]:
-    """Register the decorated builder `builder(info, width, depth, **options) -> nn.Module`."""
+    """Register the decorated builder `builder(info, width, depth, **options) -> nn.Module`.
+
+    `width_multiple`: accepted widths are multiples of it; `build_model` rejects others.
+    """
 
     def decorator(builder: Builder) -> Builder:
         _REGISTRY[name] = ModelEntry(
-            name, description, builder, default_width, default_depth, tuple(kinds)
+            name, description, builder, default_width, default_depth, tuple(kinds), width_multiple
         )
         return builder
 
@@ -88,8 +93,14 @@ def build_model(
     for label, value in (("width", width), ("depth", depth)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{label} must be a positive integer, got {value!r}")
+    if width % entry.width_multiple:
+        raise ConfigError(
+            f"model {name!r} needs a width that is a multiple of {entry.width_multiple}, "
+            f"got {width}"
+        )
     return entry.builder(info, width=width, depth=depth, **options)
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters of `model`."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
