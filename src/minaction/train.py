@@ -216,6 +216,7 @@ def train(
     data: Dataset | None = None,
     data_dir: str | None = None,
     on_epoch: EpochCallback | None = None,
+    on_finish: Callable[[torch.nn.Module], None] | None = None,
 ) -> RunResult:
     """Train one run.
 
@@ -225,6 +226,8 @@ def train(
             registry when None.
         data_dir: where to look for the dataset's files.
         on_epoch: called with each history entry as the epoch ends (progress reporting).
+        on_finish: called with the trained model before the result is built (to keep or
+            inspect its parameters).
 
     Raises:
         ConfigError / UnknownNameError: a bad setting in `spec`.
@@ -300,6 +303,21 @@ def train(
     finally:
         meter.remove()
 
+    if on_finish is not None:
+        on_finish(model)
+    return final_result(spec, model, data, test, history, train_seconds)
+
+
+def final_result(
+    spec: RunSpec,
+    model: torch.nn.Module,
+    data: Dataset,
+    test: Evaluation,
+    history: list[dict],
+    train_seconds: float,
+) -> RunResult:
+    """The RunResult of a trained model: its last evaluation plus the test set's operation
+    counts, estimated joules and weight density."""
     macs = count_test_macs(model, data.x_test)
     return RunResult(
         spec=spec,

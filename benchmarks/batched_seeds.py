@@ -1,0 +1,79 @@
+"""Ten seeds batched against ten seeds one after another, per architecture, as a speed-up ratio.
+
+    python benchmarks/batched_seeds.py [--seeds 10] [--train 2048] [--epochs 1] [--models mlp cnn]
+
+Inputs have Fashion-MNIST's shape (1×28×28, 10 classes); the data are random, since only time is
+measured. Both variants train the same specs on the same tensors in the same process; evaluation
+is cut to 64 test samples so the ratio is about training. Architectures that cannot be batched
+say why and get no ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from minaction.batched import batch_unsupported_reason, train_seeds
+from minaction.data import Dataset, DatasetInfo
+from minaction.models import model_entry, model_names
+from minaction.train import RunSpec
+
+
+def fashion_like(n_train: int, n_test: int = 64) -> Dataset:
+    info = DatasetInfo(
+        name="digits",  # a registered name, so RunSpec validates; the tensors are our own
+        modality="vision",
+        kind="image",
+        input_shape=(1, 28, 28),
+        classes=tuple(str(i) for i in range(10)),
+        description="random tensors with Fashion-MNIST's shape",
+        source="torch.rand",
+        split="-",
+        normalization="-",
+        offline=True,
+    )
+    g = torch.Generator().manual_seed(0)
+    return Dataset(
+        info,
+        torch.rand(n_train, 1, 28, 28, generator=g),
+        torch.randint(0, 10, (n_train,), generator=g),
+        torch.rand(n_test, 1, 28, 28, generator=g),
+        torch.randint(0, 10, (n_test,), generator=g),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--train", type=int, default=2048)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--models", nargs="+", default=None)
+    args = parser.parse_args()
+
+    data = fashion_like(args.train)
+    print(f"{args.seeds} seeds, {args.train} samples of 1×28×28, {args.epochs} epoch(s), "
+          f"batch {args.batch_size}, torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(f"{'model':<12} {'sequential s':>12} {'batched s':>10} {'speed-up':>9}")
+    for name in args.models or model_names():
+        if "image" not in model_entry(name).kinds:
+            continue
+        specs = [RunSpec(model=name, dataset="digits", seed=s, epochs=args.epochs,
+                         batch_size=args.batch_size) for s in range(args.seeds)]  # fmt: skip
+        reason = batch_unsupported_reason(specs[0].resolved(), data)
+        started = time.perf_counter()
+        train_seeds(specs, data=data, batch=False)
+        sequential = time.perf_counter() - started
+        if reason is not None:
+            print(f"{name:<12} {sequential:>12.2f} {'-':>10} {'-':>9}  not batched: {reason}")
+            continue
+        started = time.perf_counter()
+        train_seeds(specs, data=data, batch=True)
+        batched = time.perf_counter() - started
+        print(f"{name:<12} {sequential:>12.2f} {batched:>10.2f} {sequential / batched:>8.2f}×")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Seeds trained together: runs that differ only in seed, as one batched ensemble.
+
+    results = train_seeds([RunSpec(..., seed=s) for s in range(10)])
+
+The members' parameters are stacked (`torch.func.stack_module_state`) and one vmapped forward and
+backward pass trains them all. Each member is still the run it would have been alone: its model
+is initialised from its own seed, its batches come from its own data order, and Adam, being
+elementwise, keeps a separate state for every member's entries. The loss is the sum of the
+members' losses, so each member's gradient is exactly its own. Only floating-point summation
+order differs (batched matrix products), which is why the equivalence test uses a tolerance.
+
+Architectures that cannot run under vmap (random ops inside the forward pass, in-place state)
+fall back to one run at a time; `batch_unsupported_reason` says why.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, stack_module_state, vmap
+
+from minaction.data import Dataset, load_dataset
+from minaction.energy.meter import EnergyMeter
+from minaction.errors import ConfigError, DivergedError
+from minaction.models import build_model
+from minaction.train import RunResult, RunSpec, evaluate, final_result, train
+
+log = logging.getLogger(__name__)
+
+# Called with (member index, history entry) as each member's epoch ends.
+MemberCallback = Callable[[int, dict], None]
+# Called with (member index, trained model) before each member's result is built.
+FinishCallback = Callable[[int, torch.nn.Module], None]
+
+
+def _same_cell(specs: Sequence[RunSpec]) -> list[RunSpec]:
+    resolved = [s.validate().resolved() for s in specs]
+    base = replace(resolved[0], seed=0)
+    for spec in resolved[1:]:
+        if replace(spec, seed=0) != base:
+            raise ConfigError(
+                "train_seeds needs specs that differ only in seed; "
+                f"{spec.run_id} differs from {resolved[0].run_id} in more than the seed"
+            )
+    seeds = [s.seed for s in resolved]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"train_seeds got a seed twice: {seeds}")
+    return resolved
+
+
+def _build_members(specs: Sequence[RunSpec], data: Dataset) -> list[torch.nn.Module]:
+    models = []
+    for spec in specs:
+        torch.manual_seed(spec.seed)  # the same initialisation the run would get alone
+        models.append(build_model(spec.model, data.info, width=spec.width, depth=spec.depth))
+    return models
+
+
+def batch_unsupported_reason(spec: RunSpec, data: Dataset) -> str | None:
+    """None when `spec`'s architecture trains under vmap, else the reason it does not."""
+    if spec.action_weight:
+        return "the action term of the objective is not batched"
+    models = _build_members([replace(spec, seed=0), replace(spec, seed=1)], data)
+    try:
+        step = _BatchedStep(models, spec)
+        x = torch.stack([data.x_train[:2], data.x_train[:2]])
+        y = torch.stack([data.y_train[:2], data.y_train[:2]])
+        step.losses(x, y).sum().backward()
+    except Exception as err:  # any failure under vmap means: train this one alone
+        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    return None
+
+
+class _BatchedStep:
+    """Stacked parameters of the members and the vmapped loss over them."""
+
+    def __init__(self, models: list[torch.nn.Module], spec: RunSpec):
+        self.spec = spec
+        self.template = copy.deepcopy(models[0])
+        self._pristine = copy.deepcopy(models[0])  # without hooks, for member_model()
+        self.params, self.buffers = stack_module_state(models)  # name → (M, ...) leaf tensors
+        self.meter = EnergyMeter(self.template, norm=spec.norm, track_activity=False)
+
+        def member(params, buffers, x):
+            logits = functional_call(self.template, (params, buffers), (x,))
+            return logits, self.meter.energy()  # read inside vmap, while the pass is live
+
+        self._forward = vmap(member, in_dims=(0, 0, 0), randomness="error")
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(M,) loss CE + λ·E of each member on its own batch x: (M, B, ...), y: (M, B)."""
+        logits, energy = self._forward(self.params, self.buffers, x)  # (M, B, C), (M,)
+        self.meter.reset()  # drop the per-call tensors that only lived inside vmap
+        members, batch, classes = logits.shape
+        ce = F.cross_entropy(logits.reshape(-1, classes), y.reshape(-1), reduction="none")
+        ce = ce.view(members, batch).mean(dim=1)  # (M,)
+        self.last_ce, self.last_energy = ce.detach(), energy.detach()
+        return ce + self.spec.lam * energy if self.spec.lam else ce
+
+    def member_model(self, index: int) -> torch.nn.Module:
+        model = copy.deepcopy(self._pristine)
+        with torch.no_grad():
+            for name, value in self.params.items():
+                model.get_parameter(name).copy_(value[index])
+            for name, value in self.buffers.items():
+                model.get_buffer(name).copy_(value[index])
+        return model
+
+    def close(self) -> None:
+        self.meter.remove()
+
+
+def train_seeds(
+    specs: Sequence[RunSpec],
+    data: Dataset | None = None,
+    data_dir: str | None = None,
+    on_epoch: MemberCallback | None = None,
+    batch: bool = True,
+    on_finish: FinishCallback | None = None,
+) -> list[RunResult | DivergedError]:
+    """Train runs that differ only in seed; one result (or DivergedError) per spec, in order.
+
+    With `batch` false, or for an architecture that cannot be batched, the runs go one at a
+    time through `train`. A member whose loss becomes NaN or infinite gets a DivergedError at the
+    step it would have stopped at alone; the other members go on unaffected.
+
+    `train_seconds` of a batched member is the ensemble's training time divided by the number of
+    members: what the run cost, not how long it took.
+    """
+    specs = _same_cell(specs)
+    if data is None:
+        first = specs[0]
+        data = load_dataset(first.dataset, data_dir=data_dir, limit_train=first.limit_train,
+                            limit_test=first.limit_test)  # fmt: skip
+    reason = None if batch else "batching turned off"
+    if reason is None and len(specs) == 1:
+        reason = "a single seed"
+    if reason is None:
+        reason = batch_unsupported_reason(specs[0], data)
+    if reason is not None:
+        log.info("training %d seed(s) of %s one at a time: %s", len(specs), specs[0].model, reason)
+        return [_train_alone(spec, data, i, on_epoch, on_finish) for i, spec in enumerate(specs)]
+    log.info("training %d seeds of %s as one batched ensemble", len(specs), specs[0].model)
+    return _train_batched(specs, data, on_epoch, on_finish)
+
+
+def _train_alone(spec, data, index, on_epoch, on_finish):
+    epoch_callback = (lambda entry: on_epoch(index, entry)) if on_epoch else None
+    finish_callback = (lambda model: on_finish(index, model)) if on_finish else None
+    try:
+        return train(spec, data=data, on_epoch=epoch_callback, on_finish=finish_callback)
+    except DivergedError as err:
+        return err
+
+
+def _train_batched(
+    specs: list[RunSpec],
+    data: Dataset,
+    on_epoch: MemberCallback | None,
+    on_finish: FinishCallback | None,
+):
+    spec = specs[0]
+    members = len(specs)
+    step = _BatchedStep(_build_members(specs, data), spec)
+    optimizer = torch.optim.Adam(step.params.values(), lr=spec.lr, weight_decay=spec.weight_decay)
+    orders = [torch.Generator().manual_seed(s.seed) for s in specs]
+    diverged: dict[int, DivergedError] = {}
+    histories: list[list[dict]] = [[] for _ in specs]
+    evaluations: list = [None] * members
+    train_seconds = 0.0
+    n_train = len(data.y_train)
+    try:
+        for epoch in range(1, spec.epochs + 1):
+            started = time.perf_counter()
+            step.template.train()
+            perms = [torch.randperm(n_train, generator=g) for g in orders]
+            sums = torch.zeros(3, members, dtype=torch.float64)  # loss, CE, E (sample-weighted)
+            for step_index, start in enumerate(range(0, n_train, spec.batch_size)):
+                index = torch.stack([p[start : start + spec.batch_size] for p in perms])  # (M, B)
+                flat = index.reshape(-1)
+                x = data.x_train.index_select(0, flat).view(*index.shape, *data.x_train.shape[1:])
+                y = data.y_train.index_select(0, flat).view(index.shape)  # (M, B)
+                losses = step.losses(x, y)
+                values = losses.detach()
+                for m in range(members):
+                    if m not in diverged and not math.isfinite(float(values[m])):
+                        diverged[m] = DivergedError(epoch, step_index, float(values[m]))
+                optimizer.zero_grad(set_to_none=True)
+                losses.sum().backward()
+                optimizer.step()
+                n = index.shape[1]
+                sums += torch.stack([values, step.last_ce, step.last_energy]).double() * n
+            seconds = (time.perf_counter() - started) / members
+            train_seconds += seconds
+
+            for m in range(members):
+                if m in diverged:
+                    continue
+                model = step.member_model(m)
+                with EnergyMeter(model, norm=spec.norm) as meter:
+                    evaluations[m] = evaluate(model, meter, data.x_test, data.y_test)
+                entry = {
+                    "epoch": epoch,
+                    "train_loss": float(sums[0, m]) / n_train,
+                    "train_ce": float(sums[1, m]) / n_train,
+                    "train_energy": float(sums[2, m]) / n_train,
+                    "test_accuracy": evaluations[m].accuracy,
+                    "test_energy": evaluations[m].energy,
+                    "active_fraction": evaluations[m].active_fraction,
+                    "seconds": seconds,
+                }
+                histories[m].append(entry)
+                if on_epoch is not None:
+                    on_epoch(m, entry)
+            if len(diverged) == members:
+                break
+    finally:
+        step.close()
+
+    results: list[RunResult | DivergedError] = []
+    for m, member_spec in enumerate(specs):
+        if m in diverged:
+            results.append(diverged[m])
+            continue
+        model = step.member_model(m)
+        if on_finish is not None:
+            on_finish(m, model)
+        results.append(
+            final_result(member_spec, model, data, evaluations[m], histories[m], train_seconds)
+        )
+    return results

@@ -1,0 +1,77 @@
+"""Seeds trained as one batched ensemble are the runs they would have been alone."""
+
+import pytest
+import torch
+
+from minaction import DivergedError, RunSpec
+from minaction.batched import batch_unsupported_reason, train_seeds
+from minaction.data import load_dataset
+from minaction.errors import ConfigError
+from minaction.models import model_entry, model_names
+
+# 640 samples in batches of 64 for 3 epochs: 30 optimizer steps per member.
+CELL = dict(dataset="digits", lam=1e-3, epochs=3, batch_size=64, limit_train=640, limit_test=100,
+            width=32)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", limit_train=640, limit_test=100)
+
+
+def _collect(store):
+    return lambda index, model: store.__setitem__(index, model)
+
+
+def test_batched_members_match_runs_alone_after_30_steps(digits):
+    specs = [RunSpec(seed=s, **CELL) for s in (0, 1, 2)]
+    assert batch_unsupported_reason(specs[0].resolved(), digits) is None
+    batched_models, alone_models = {}, {}
+    batched = train_seeds(specs, data=digits, on_finish=_collect(batched_models))
+    alone = train_seeds(specs, data=digits, batch=False, on_finish=_collect(alone_models))
+
+    for m in range(3):
+        together, single = batched_models[m].state_dict(), alone_models[m].state_dict()
+        assert together.keys() == single.keys()
+        for name in together:
+            torch.testing.assert_close(together[name], single[name], rtol=1e-4, atol=1e-5)
+        assert batched[m].run_id == alone[m].run_id
+        assert batched[m].accuracy == pytest.approx(alone[m].accuracy, abs=0.011)
+        assert batched[m].energy == pytest.approx(alone[m].energy, rel=1e-3)
+        for a, b in zip(batched[m].history, alone[m].history, strict=True):
+            assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+    # Different seeds stayed different members.
+    assert not torch.equal(batched_models[0].head.weight, batched_models[1].head.weight)
+
+
+@pytest.mark.parametrize("name", [n for n in model_names() if "image" in model_entry(n).kinds])
+def test_every_batchable_architecture_matches_alone(name, digits):
+    small = dict(CELL, model=name, epochs=1, limit_train=64, batch_size=32, width=None)
+    specs = [RunSpec(seed=s, **small) for s in (0, 1)]
+    data = load_dataset("digits", limit_train=64, limit_test=50)
+    reason = batch_unsupported_reason(specs[0].resolved(), data)
+    if reason is not None:
+        pytest.skip(f"{name} is not batched: {reason}")
+    batched = train_seeds(specs, data=data)
+    alone = train_seeds(specs, data=data, batch=False)
+    for a, b in zip(batched, alone, strict=True):
+        assert a.history[0]["train_loss"] == pytest.approx(b.history[0]["train_loss"], rel=1e-4)
+        assert a.energy == pytest.approx(b.energy, rel=1e-3)
+
+
+def test_specs_must_differ_only_in_seed():
+    with pytest.raises(ConfigError, match="differ only in seed"):
+        train_seeds([RunSpec(seed=0, **CELL), RunSpec(seed=1, **{**CELL, "lam": 0.0})])
+    with pytest.raises(ConfigError, match="seed twice"):
+        train_seeds([RunSpec(seed=0, **CELL), RunSpec(seed=0, **CELL)])
+
+
+def test_diverging_members_are_reported_not_raised(digits):
+    specs = [RunSpec(seed=s, **{**CELL, "lam": 1e300}) for s in (0, 1)]
+    results = train_seeds(specs, data=digits)
+    assert all(isinstance(r, DivergedError) and r.epoch == 1 for r in results)
+
+
+def test_action_weight_falls_back_with_a_reason(digits):
+    spec = RunSpec(seed=0, **{**CELL, "model": "lagrangian", "action_weight": 0.1}).resolved()
+    assert "action" in batch_unsupported_reason(spec, digits)
