@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lams", type=lam_value, nargs="+", default=list(DEFAULT_LAMS),
                    help="λ values (default: 0 1e-5 1e-4 1e-3 1e-2)")  # fmt: skip
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per λ")
+    p.add_argument("--no-batch-seeds", dest="batch_seeds", action="store_false",
+                   help="train the seeds of a λ one at a time instead of as one batched "
+                        "ensemble")  # fmt: skip
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("models", help="list the architectures")
@@ -133,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_datasets)
 
+    from minaction.grid.cli import add_grid_commands
+
+    add_grid_commands(sub)
+    from minaction.analysis.cli import add_analysis_commands
+
+    add_analysis_commands(sub)
     for add in _EXTRA_COMMANDS:
         add(sub)
     return parser
@@ -212,21 +221,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from minaction.analysis.sweep import sweep_rows
-    from minaction.train import train
+    from minaction.batched import train_seeds
 
     lams = sorted(set(args.lams))
-    specs = [_spec_from_args(args, lam, seed) for lam in lams for seed in range(args.seeds)]
+    cells = [[_spec_from_args(args, lam, seed) for seed in range(args.seeds)] for lam in lams]
     data = _load_data(args)
     results, diverged = [], []
-    with tqdm(total=len(specs), desc=f"sweep {args.model} on {args.dataset}", unit="run",
+    epochs_total = len(lams) * args.seeds * args.epochs
+    with tqdm(total=epochs_total, desc=f"sweep {args.model} on {args.dataset}", unit="epoch",
               file=sys.stderr, disable=None) as bar:  # fmt: skip
-        for spec in specs:
-            bar.set_postfix(lam=f"{spec.lam:g}", seed=spec.seed)
-            try:
-                results.append(train(spec, data=data))
-            except DivergedError as err:
-                diverged.append((spec, str(err)))
-            bar.update()
+        for specs in cells:
+            bar.set_postfix(lam=f"{specs[0].lam:g}")
+            outcomes = train_seeds(specs, data=data, batch=args.batch_seeds,
+                                   on_epoch=lambda member, entry: bar.update())  # fmt: skip
+            for spec, outcome in zip(specs, outcomes, strict=True):
+                if isinstance(outcome, DivergedError):
+                    diverged.append((spec, str(outcome)))
+                    bar.update(spec.epochs - outcome.epoch + 1)
+                else:
+                    results.append(outcome)
 
     rows = sweep_rows(results)
     if args.json:
