@@ -14,34 +14,11 @@ import argparse
 import time
 
 import torch
+from common import fashion_like
 
 from minaction.batched import batch_unsupported_reason, train_seeds
-from minaction.data import Dataset, DatasetInfo
 from minaction.models import model_entry, model_names
 from minaction.train import RunSpec
-
-
-def fashion_like(n_train: int, n_test: int = 64) -> Dataset:
-    info = DatasetInfo(
-        name="digits",  # a registered name, so RunSpec validates; the tensors are our own
-        modality="vision",
-        kind="image",
-        input_shape=(1, 28, 28),
-        classes=tuple(str(i) for i in range(10)),
-        description="random tensors with Fashion-MNIST's shape",
-        source="torch.rand",
-        split="-",
-        normalization="-",
-        offline=True,
-    )
-    g = torch.Generator().manual_seed(0)
-    return Dataset(
-        info,
-        torch.rand(n_train, 1, 28, 28, generator=g),
-        torch.randint(0, 10, (n_train,), generator=g),
-        torch.rand(n_test, 1, 28, 28, generator=g),
-        torch.randint(0, 10, (n_test,), generator=g),
-    )
 
 
 def main() -> None:

@@ -16,22 +16,9 @@ import time
 
 import torch
 import torch.nn.functional as F
+from common import FASHION_LIKE
 
 from minaction import EnergyMeter, build_model, energy_regularized_loss
-from minaction.data import DatasetInfo
-
-FASHION_LIKE = DatasetInfo(
-    name="fashion-like",
-    modality="vision",
-    kind="image",
-    input_shape=(1, 28, 28),
-    classes=tuple(str(i) for i in range(10)),
-    description="random tensors with Fashion-MNIST's shape",
-    source="torch.rand",
-    split="-",
-    normalization="-",
-    offline=True,
-)
 
 
 def time_steps(model, optimizer, batches, meter_mode: str) -> float:

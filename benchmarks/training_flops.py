@@ -16,13 +16,10 @@ import time
 
 import torch
 import torch.nn.functional as F
+from common import FASHION_LIKE as INFO
 from torch import nn
 
 from minaction import EnergyMeter, build_model, energy_regularized_loss
-from minaction.data import DatasetInfo
-
-INFO = DatasetInfo("fashion-like", "vision", "image", (1, 28, 28), tuple("0123456789"),
-                   "random", "torch.rand", "-", "-", True)  # fmt: skip
 
 
 def matmul_flops(size: int = 2048, repeats: int = 10) -> float:

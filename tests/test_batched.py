@@ -75,3 +75,37 @@ def test_diverging_members_are_reported_not_raised(digits):
 def test_action_weight_falls_back_with_a_reason(digits):
     spec = RunSpec(seed=0, **{**CELL, "model": "lagrangian", "action_weight": 0.1}).resolved()
     assert "action" in batch_unsupported_reason(spec, digits)
+
+
+def test_a_batched_member_measures_its_share_of_the_ensemble(digits, tmp_path, monkeypatch):
+    root = tmp_path / "powercap" / "intel-rapl:0"
+    root.mkdir(parents=True)
+    (root / "name").write_text("package-0\n")
+    counter = root / "energy_uj"
+    counter.write_text("0\n")
+    monkeypatch.setenv("MINACTION_POWERCAP_ROOT", str(tmp_path / "powercap"))
+
+    def on_epoch(member, entry):  # 0.3 J each time a member's epoch ends
+        counter.write_text(f"{int(counter.read_text()) + 300_000}\n")
+
+    specs = [RunSpec(seed=s, **{**CELL, "epochs": 2}) for s in (0, 1, 2)]
+    batched = train_seeds(specs, data=digits, on_epoch=on_epoch)
+    # 3 members × 2 epochs × 0.3 J = 1.8 J for the ensemble: 0.6 J each.
+    for result in batched:
+        assert result.joules_measured_counters["rapl:package-0"] == pytest.approx(0.6)
+        assert result.joules_measured_reason is None
+
+    counter.write_text("0\n")
+    alone = train_seeds(specs, data=digits, batch=False, on_epoch=on_epoch)
+    # One at a time, each run reads its own 2 epochs × 0.3 J.
+    for result in alone:
+        assert result.joules_measured_counters["rapl:package-0"] == pytest.approx(0.6)
+
+
+def test_on_plan_says_whether_the_seeds_were_batched(digits):
+    specs = [RunSpec(seed=s, **{**CELL, "epochs": 1}) for s in (0, 1)]
+    plans = []
+    train_seeds(specs, data=digits, on_plan=plans.append)
+    train_seeds(specs, data=digits, batch=False, on_plan=plans.append)
+    train_seeds(specs[:1], data=digits, on_plan=plans.append)
+    assert plans == [None, "batching turned off", "a single seed"]

@@ -84,3 +84,65 @@ def test_divergence_is_reported_with_its_epoch():
     with pytest.raises(DivergedError) as info:
         train(RunSpec(lam=1e300, **SMALL))
     assert info.value.epoch == 1
+
+
+def _powercap(root, package_uj: int, dram_uj: int):
+    """A fixture tree laid out like /sys/class/powercap: one package with a DRAM zone."""
+    for key, name, energy in (("0", "package-0", package_uj), ("0:0", "dram", dram_uj)):
+        zone = root / f"intel-rapl:{key}"
+        zone.mkdir(parents=True)
+        (zone / "name").write_text(name + "\n")
+        (zone / "energy_uj").write_text(f"{energy}\n")
+        (zone / "max_energy_range_uj").write_text("262143328850\n")
+    return root / "intel-rapl:0" / "energy_uj", root / "intel-rapl:0:0" / "energy_uj"
+
+
+def _bump(path, microjoules: int):
+    path.write_text(f"{int(path.read_text()) + microjoules}\n")
+
+
+def test_measured_joules_are_the_counter_differences_over_training(tmp_path, monkeypatch):
+    package, dram = _powercap(tmp_path / "powercap", 5_000_000, 1_000_000)
+    monkeypatch.setenv("MINACTION_POWERCAP_ROOT", str(tmp_path / "powercap"))
+
+    def on_epoch(entry):  # as if each epoch drew 2 J on the package and 0.5 J on DRAM
+        _bump(package, 2_000_000)
+        _bump(dram, 500_000)
+
+    result = train(RunSpec(**SMALL), on_epoch=on_epoch)
+    counters = result.joules_measured_counters
+    # Two epochs: the package counter rose by 4 J and DRAM by 1 J between start and end.
+    assert counters["rapl:package-0"] == pytest.approx(4.0)
+    assert counters["rapl:package-0/dram"] == pytest.approx(1.0)
+    assert result.joules_measured_reason is None
+    if not any(label.startswith("nvml:") for label in counters):  # a GPU would add its joules
+        assert result.joules_measured == pytest.approx(5.0)
+    assert result.to_dict()["joules_measured"] == result.joules_measured
+
+
+def test_no_counters_give_none_and_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINACTION_POWERCAP_ROOT", str(tmp_path / "absent"))
+    result = train(RunSpec(**{**SMALL, "epochs": 1}))
+    if result.joules_measured_counters is None:  # no NVIDIA GPU either
+        assert result.joules_measured is None
+        assert "no powercap interface" in result.joules_measured_reason
+
+
+def test_the_train_command_prints_the_measured_joules_or_why_not(tmp_path, monkeypatch, capsys):
+    import json
+
+    from minaction.cli import main
+
+    quick = ["train", "--epochs", "1", "--limit-train", "200", "--limit-test", "100"]
+    monkeypatch.setenv("MINACTION_POWERCAP_ROOT", str(tmp_path / "absent"))
+    assert main(quick) == 0
+    out = capsys.readouterr().out
+    assert "measured energy" in out
+    assert main([*quick, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"joules_measured", "joules_measured_counters", "joules_measured_reason"} <= set(data)
+
+    _powercap(tmp_path / "powercap", 0, 0)
+    monkeypatch.setenv("MINACTION_POWERCAP_ROOT", str(tmp_path / "powercap"))
+    assert main(quick) == 0
+    assert "J for the whole training (rapl:package-0 0 J" in capsys.readouterr().out

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from minaction.data import Dataset, load_dataset
+from minaction.energy.measured import EnergyCounters
 from minaction.energy.meter import EnergyMeter
 from minaction.errors import ConfigError, DivergedError
 from minaction.models import build_model
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 MemberCallback = Callable[[int, dict], None]
 # Called with (member index, trained model) before each member's result is built.
 FinishCallback = Callable[[int, torch.nn.Module], None]
+# Called once, before training, with None when the seeds train as one batched ensemble, or
+# with the reason they train one at a time.
+PlanCallback = Callable[[str | None], None]
 
 
 def _same_cell(specs: Sequence[RunSpec]) -> list[RunSpec]:
@@ -124,6 +128,7 @@ def train_seeds(
     on_epoch: MemberCallback | None = None,
     batch: bool = True,
     on_finish: FinishCallback | None = None,
+    on_plan: PlanCallback | None = None,
 ) -> list[RunResult | DivergedError]:
     """Train runs that differ only in seed; one result (or DivergedError) per spec, in order.
 
@@ -132,7 +137,11 @@ def train_seeds(
     step it would have stopped at alone; the other members go on unaffected.
 
     `train_seconds` of a batched member is the ensemble's training time divided by the number of
-    members: what the run cost, not how long it took.
+    members: what the run cost, not how long it took. Likewise its `joules_measured` (and each
+    of `joules_measured_counters`) is the joules the hardware counters read over the whole
+    ensemble's training, divided by the number of members.
+
+    `on_plan` is told, before anything trains, whether the seeds are batched (None) or why not.
     """
     specs = _same_cell(specs)
     if data is None:
@@ -144,6 +153,8 @@ def train_seeds(
         reason = "a single seed"
     if reason is None:
         reason = batch_unsupported_reason(specs[0], data)
+    if on_plan is not None:
+        on_plan(reason)
     if reason is not None:
         log.info("training %d seed(s) of %s one at a time: %s", len(specs), specs[0].model, reason)
         return [_train_alone(spec, data, i, on_epoch, on_finish) for i, spec in enumerate(specs)]
@@ -176,6 +187,8 @@ def _train_batched(
     evaluations: list = [None] * members
     train_seconds = 0.0
     n_train = len(data.y_train)
+    counters = EnergyCounters()
+    counters.start()
     try:
         for epoch in range(1, spec.epochs + 1):
             started = time.perf_counter()
@@ -223,6 +236,7 @@ def _train_batched(
                 break
     finally:
         step.close()
+    measured = counters.stop().divided(members)
 
     results: list[RunResult | DivergedError] = []
     for m, member_spec in enumerate(specs):
@@ -233,6 +247,8 @@ def _train_batched(
         if on_finish is not None:
             on_finish(m, model)
         results.append(
-            final_result(member_spec, model, data, evaluations[m], histories[m], train_seconds)
+            final_result(
+                member_spec, model, data, evaluations[m], histories[m], train_seconds, measured
+            )
         )
     return results

@@ -203,6 +203,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ("active fraction", f"{result.active_fraction:.4f}"),
         ("MACs dense / effective", f"{result.macs_dense:,.0f} / {result.macs_effective:,.0f}"),
         ("estimated energy", f"{result.joules_estimate * 1e6:.4g} µJ per sample"),
+        ("measured energy", _measured_text(result)),
         ("weight density", f"{result.weight_density:.4f}"),
         ("parameters", f"{result.n_params:,}"),
         ("train seconds", f"{result.train_seconds:.2f}"),
@@ -215,6 +216,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     for site, energy in result.energy_per_site.items():
         print(f"  {'  E at ' + site:<{width}}  {energy:.6g}")
     return 0
+
+
+def _measured_text(result) -> str:
+    """The joules the hardware counters read over the whole training, or why there are none."""
+    if result.joules_measured is None:
+        return f"not measured ({result.joules_measured_reason})"
+    counters = ", ".join(
+        f"{label} {joules:.4g} J"
+        for label, joules in (result.joules_measured_counters or {}).items()
+    )
+    return f"{result.joules_measured:.4g} J for the whole training ({counters})"
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

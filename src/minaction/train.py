@@ -22,6 +22,7 @@ import torch
 
 from minaction.data import Dataset, load_dataset
 from minaction.energy.costs import estimate_joules, get_cost_table
+from minaction.energy.measured import EnergyCounters, MeasuredEnergy
 from minaction.energy.meter import NORMS, EnergyMeter
 from minaction.energy.ops import MacCount, count_macs
 from minaction.errors import ConfigError, DivergedError
@@ -140,6 +141,12 @@ class RunResult:
     epochs: int
     history: list[dict] = field(default_factory=list)
     status: str = "completed"
+    # Joules read from hardware counters (RAPL, NVML) around the whole training loop, per-epoch
+    # evaluation included: the total of the counters that do not overlap, each counter's joules,
+    # and, when nothing could be measured, why (the fields are then None).
+    joules_measured: float | None = None
+    joules_measured_counters: dict[str, float] | None = None
+    joules_measured_reason: str | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -247,6 +254,11 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     order = torch.Generator().manual_seed(spec.seed)
     meter = EnergyMeter(model, norm=spec.norm, track_activity=False)
+    # NOTE: the counters read the whole package (and GPU), not this process: other processes on
+    # the machine, other grid workers included, count too. Only runs made on an otherwise idle
+    # machine, one at a time, measure themselves alone; per-process counters do not exist.
+    counters = EnergyCounters()
+    counters.start()
 
     history: list[dict] = []
     train_seconds = 0.0
@@ -302,10 +314,11 @@ def train(
                 on_epoch(entry)
     finally:
         meter.remove()
+    measured = counters.stop()
 
     if on_finish is not None:
         on_finish(model)
-    return final_result(spec, model, data, test, history, train_seconds)
+    return final_result(spec, model, data, test, history, train_seconds, measured)
 
 
 def final_result(
@@ -315,10 +328,14 @@ def final_result(
     test: Evaluation,
     history: list[dict],
     train_seconds: float,
+    measured: MeasuredEnergy | None = None,
 ) -> RunResult:
     """The RunResult of a trained model: its last evaluation plus the test set's operation
-    counts, estimated joules and weight density."""
+    counts, estimated joules and weight density, and the joules `measured` while it trained
+    (None: not measured, the reason says so)."""
     macs = count_test_macs(model, data.x_test)
+    if measured is None:
+        measured = MeasuredEnergy(None, "not measured")
     return RunResult(
         spec=spec,
         run_id=spec.run_id,
@@ -336,4 +353,9 @@ def final_result(
         train_seconds=train_seconds,
         epochs=spec.epochs,
         history=history,
+        joules_measured=measured.total,
+        joules_measured_counters=measured.joules,
+        joules_measured_reason=measured.reason
+        if measured.reason or measured.total is not None
+        else "only counters that lie inside others were read (core, uncore, psys)",
     )

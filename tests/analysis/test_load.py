@@ -71,7 +71,7 @@ def test_one_grid_of_the_database(database):
 def test_metadata(database):
     path, _ = database
     meta = load_metadata(path)
-    assert meta["schema_version"] == 1
+    assert meta["schema_version"] == 2
     grids = {g["name"]: g for g in meta["grids"]}
     assert grids["synthetic"]["config"] == {"name": "synthetic"}
     assert grids["synthetic"]["source"] == "t.toml"

@@ -94,3 +94,31 @@ def test_unreadable_counter_is_named(powercap, monkeypatch):
     found, reason = discover_rapl(root)
     assert found == []
     assert "is not readable" in reason
+
+
+def test_the_root_comes_from_the_environment_when_not_given(powercap, monkeypatch):
+    root, zones = powercap
+    monkeypatch.setenv("MINACTION_POWERCAP_ROOT", str(root))
+    counters = EnergyCounters(use_nvml=False)
+    with counters:
+        (zones["package"] / "energy_uj").write_text("110000\n")  # +10,000 µJ
+    assert counters.result.joules["rapl:package-0"] == pytest.approx(0.01)
+
+
+def test_a_counter_that_vanishes_gives_a_reason_not_an_exception(powercap):
+    root, zones = powercap
+    counters = EnergyCounters(root, use_nvml=False)
+    counters.start()
+    (zones["dram"] / "energy_uj").unlink()
+    result = counters.stop()
+    assert result.joules is None and "could not be read" in result.reason
+
+
+def test_an_ensembles_joules_are_shared_between_its_members(powercap):
+    root, zones = powercap
+    counters = EnergyCounters(root, use_nvml=False)
+    with counters:
+        (zones["package"] / "energy_uj").write_text("400000\n")  # +300,000 µJ
+    share = counters.result.divided(3)
+    assert share.joules["rapl:package-0"] == pytest.approx(0.1)
+    assert share.total == pytest.approx(counters.result.total / 3)

@@ -76,6 +76,7 @@ def _error(path) -> str:
          "positive integer"),
         ({"extra": "[overrides.layer.x]\nepochs = 2\n"}, "overrides.layer", "dataset, model"),
         ({"imports": ["no_such_module_here"]}, "imports[0]", "cannot import"),
+        ({"batch_seeds": "no"}, "batch_seeds", "must be true or false"),
     ],
 )  # fmt: skip
 def test_each_mistake_names_the_file_and_the_key(write_grid, fields, key, words):
@@ -105,3 +106,9 @@ def test_the_command_line_prints_one_line_and_exits_2_before_running(write_grid,
     err = capsys.readouterr().err
     assert re.fullmatch(rf"minaction: error: {re.escape(str(path))}: lambdas\[1\]: .*\n", err)
     assert not db.exists()
+
+
+def test_batch_seeds_is_on_unless_the_file_turns_it_off(write_grid):
+    assert load_grid(write_grid()).batch_seeds is True
+    config = load_grid(write_grid(batch_seeds=False))
+    assert config.batch_seeds is False and config.to_dict()["batch_seeds"] is False

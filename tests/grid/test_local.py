@@ -36,6 +36,7 @@ def test_diverged_and_failed_runs_are_stored_and_the_grid_finishes(
         for record in store.runs(status="failed"):
             assert record.spec.dataset == "broken-digits"
             assert record.error == "RuntimeError: this loader fails on purpose"
+            assert record.ensemble is None  # the group failed before anything trained
         assert all(a["outcome"] != "running" for a in store.attempts())
 
     # The same command again has nothing to do; failed cells run again only when asked.

@@ -29,6 +29,9 @@ def _check(db):
     assert len(failed) == 4 and {r.spec.dataset for r in failed} == {"broken-digits"}
     assert {r.error for r in failed} == {"RuntimeError: this loader fails on purpose"}
     assert len(attempts) == 8  # each cell ran once
+    # A task a λ of a dataset: its two seeds claimed together, trained as one ensemble.
+    assert {a["group_size"] for a in attempts} == {2}
+    assert {a["ensemble"] for a in attempts if a["outcome"] == "completed"} == {2}
 
 
 def _grid_run(grid, db, *options):

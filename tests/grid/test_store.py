@@ -50,7 +50,7 @@ def store(tmp_path):
 def test_a_new_store_is_in_wal_mode_with_a_schema_version(store):
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
 
 
 def test_cells_are_added_once_and_claimed_in_grid_order(store):
@@ -198,3 +198,137 @@ def test_a_readonly_store_reads_while_a_writer_is_open_and_never_writes(store):
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             reader.claim("g")
     assert store.counts("g")["running"] == 0
+
+
+def test_a_group_claim_takes_the_pending_seeds_of_the_first_cell_at_once(store):
+    # SPECS in grid order: (seed 0, λ 0), (0, 1e-3), (1, 0), (1, 1e-3), (2, 0), (2, 1e-3).
+    single = store.claim("g")  # seed 0, λ 0 alone: the group of λ 0 then has seeds 1 and 2
+    group = store.claim_group("g")
+    assert [(c.spec.lam, c.spec.seed) for c in group] == [(1e-3, 0), (1e-3, 1), (1e-3, 2)]
+    assert len({c.token for c in group}) == 3 and {c.attempt for c in group} == {1}
+    rest = store.claim_group("g")
+    assert [(c.spec.lam, c.spec.seed) for c in rest] == [(0.0, 1), (0.0, 2)]
+    assert store.claim_group("g") == []
+    sizes = {a["run_id"]: a["group_size"] for a in store.attempts()}
+    assert sizes[single.run_id] == 1 and {sizes[c.run_id] for c in group} == {3}
+
+    # Each member is finished on its own, with the ensemble it was trained in.
+    outcome = completed(group[0].spec)
+    outcome.ensemble = 3
+    assert store.finish(group[0], outcome)
+    assert store.counts("g")["running"] == 5
+    (record,) = store.results()
+    assert record.ensemble == 3
+    assert [a["ensemble"] for a in store.attempts(group[0].run_id)] == [3]
+
+
+def test_group_claims_of_two_processes_never_overlap(tmp_path):
+    specs = [RunSpec(lam=lam, seed=seed).resolved() for seed in range(8) for lam in (0.0, 0.1)]
+    with Store(tmp_path / "runs.sqlite") as store:
+        store.add_grid("g", specs)
+    groups: list[list[str]] = []
+
+    def claim_all():
+        with Store(tmp_path / "runs.sqlite") as own:
+            while claims := own.claim_group("g"):
+                groups.append([c.run_id for c in claims])
+
+    threads = [threading.Thread(target=claim_all) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(run_id for group in groups for run_id in group) == sorted(s.run_id for s in specs)
+    assert sorted(len(g) for g in groups) == [8, 8]  # one group a λ, every seed in it
+
+
+def test_a_group_whose_process_died_goes_back_to_pending_whole(store):
+    group = store.claim_group("g", owner=_dead_process())
+    assert len(group) == 3
+    assert store.release_stale("g") == 3
+    assert store.counts("g")["pending"] == 6
+    again = store.claim_group("g")
+    assert [c.run_id for c in again] == [c.run_id for c in group]
+    assert {c.attempt for c in again} == {2}
+
+
+def test_a_measured_result_is_stored(store):
+    claim = store.claim("g")
+    outcome = completed(claim.spec)
+    outcome.result.joules_measured = 1.5
+    outcome.result.joules_measured_counters = {"rapl:package-0": 1.25, "rapl:package-0/dram": 0.25}
+    store.finish(claim, outcome)
+    other = store.claim("g")
+    unmeasured = completed(other.spec)
+    unmeasured.result.joules_measured_reason = "no powercap interface at /x"
+    store.finish(other, unmeasured)
+    first, second = store.results()
+    assert first.joules_measured == 1.5 and first.joules_measured_reason is None
+    assert first.joules_measured_counters == {"rapl:package-0": 1.25, "rapl:package-0/dram": 0.25}
+    assert second.joules_measured is None and second.joules_measured_counters is None
+    assert second.joules_measured_reason == "no powercap interface at /x"
+
+
+V2_COLUMNS = {
+    "runs": ["joules_measured", "joules_measured_counters", "joules_measured_reason", "ensemble"],
+    "attempts": ["group_size", "ensemble", "batch_reason"],
+}
+
+
+def _make_version_1(path):
+    """A version 1 file with one completed run: a version 2 store with the columns version 2
+    added dropped again and its version set back to 1, as a minaction of version 1 left it."""
+    with Store(path) as store:
+        store.add_grid("g", SPECS)
+        claim = store.claim("g")
+        store.finish(claim, completed(claim.spec, accuracy=0.875))
+    db = sqlite3.connect(path, isolation_level=None)
+    for table, columns in V2_COLUMNS.items():
+        for column in columns:
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    db.execute("UPDATE schema_version SET version = 1")
+    db.close()
+    return claim
+
+
+def _columns(path, table):
+    db = sqlite3.connect(path)
+    try:
+        return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+    finally:
+        db.close()
+
+
+def test_a_version_1_file_is_read_as_it_is_and_upgraded_when_opened_for_writing(tmp_path):
+    path = tmp_path / "v1.sqlite"
+    claim = _make_version_1(path)
+    assert "joules_measured" not in _columns(path, "runs")
+    rows_before = sqlite3.connect(path).execute("SELECT * FROM runs ORDER BY rowid").fetchall()
+
+    with Store(path, readonly=True) as reader:  # read-only: nothing changes, v2 fields None
+        (record,) = reader.results()
+        assert record.accuracy == 0.875 and record.joules_measured is None
+        assert record.ensemble is None and reader.attempts()[0]["outcome"] == "completed"
+    assert "joules_measured" not in _columns(path, "runs")
+    from minaction.analysis.load import load_runs  # the analysis reads a version 1 file too
+
+    frame = load_runs(path)
+    assert frame["joules_measured"].isna().all() and len(frame) == 6
+
+    with Store(path) as store:
+        (record,) = store.results()
+        assert record.run_id == claim.run_id and record.accuracy == 0.875
+        assert record.joules_measured is None
+        following = store.claim("g")
+        outcome = completed(following.spec)
+        outcome.result.joules_measured = 2.0
+        store.finish(following, outcome)
+        assert store.results()[1].joules_measured == 2.0
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    for table, columns in V2_COLUMNS.items():
+        assert _columns(path, table)[-len(columns) :] == columns
+    # The version 1 row keeps every value it had; the new columns read NULL.
+    (migrated,) = db.execute("SELECT * FROM runs WHERE run_id = ?", (claim.run_id,)).fetchall()
+    (before,) = [row for row in rows_before if row[0] == claim.run_id]
+    assert migrated[: len(before)] == before and migrated[len(before) :] == (None,) * 4

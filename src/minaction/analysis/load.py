@@ -10,12 +10,15 @@ Columns (missing metrics of a run are NaN):
 - factors: model, dataset, lam (float), seed (int); run_id; status, one of pending, running,
   completed, failed, diverged; error (one line or None).
 - metrics: accuracy, energy, active_fraction, macs_dense, macs_effective, synops,
-  joules_estimate, joules_dense_estimate, weight_density, n_params, train_seconds, epochs.
+  joules_estimate, joules_dense_estimate, weight_density, n_params, train_seconds, epochs,
+  joules_measured (hardware counters over the whole training; NaN when not measured, and for
+  runs stored by a version 1 store).
 - dicts and lists: spec (the run's resolved RunSpec), energy_per_site, versions (libraries
-  that trained it), history (per-epoch dicts ordered by epoch; empty when none is stored).
+  that trained it), joules_measured_counters (joules by counter; empty when not measured),
+  history (per-epoch dicts ordered by epoch; empty when none is stored).
 - every other column of the runs table, as stored.
 
-The database is the grid's store (minaction.grid.store, schema version 1), read with plain
+The database is the grid's store (minaction.grid.store, schema version 2 or 1), read with plain
 SQLite: the `runs` table (the columns above, spec, energy_per_site and versions as JSON text),
 `history` (run_id, epoch, the per-epoch figures, `extra` JSON merged in), and, for grid
 membership and provenance, `grids`, `grid_runs` and `schema_version`. The file is opened
@@ -58,10 +61,11 @@ METRIC_COLUMNS = (
     "n_params",
     "train_seconds",
     "epochs",
+    "joules_measured",  # schema version 2
 )
 RUNS_TABLE = "runs"
 HISTORY_TABLE = "history"
-SCHEMA_VERSION = 1  # of the grid's store (minaction.grid.store), the one this reader knows
+SCHEMA_VERSION = 2  # of the grid's store (minaction.grid.store), the one this reader knows
 
 
 def load_runs(db_path: str | Path, grid: str | None = None) -> pd.DataFrame:
@@ -163,7 +167,7 @@ def normalize_runs(
     if "error" not in frame.columns:
         frame["error"] = None
     frame["spec"] = [_as_dict(v) for v in frame.get("spec", [None] * len(frame))]
-    for column in ("energy_per_site", "versions"):
+    for column in ("energy_per_site", "versions", "joules_measured_counters"):
         frame[column] = [_as_dict(v) for v in frame.get(column, [None] * len(frame))]
     if history is not None:
         frame["history"] = [history.get(run_id, []) for run_id in frame["run_id"]]

@@ -14,12 +14,21 @@ two readings cannot be seen (runs of hours on a busy package can hit that: sampl
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 POWERCAP_ROOT = Path("/sys/class/powercap")
+# Set to another directory laid out like the powercap tree (tests, containers that mount it
+# elsewhere); EnergyCounters reads it when no root is given.
+POWERCAP_ROOT_ENV = "MINACTION_POWERCAP_ROOT"
+
+
+def default_powercap_root() -> Path:
+    """The powercap tree to read: $MINACTION_POWERCAP_ROOT when set, else /sys/class/powercap."""
+    return Path(os.environ.get(POWERCAP_ROOT_ENV) or POWERCAP_ROOT)
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,13 @@ class MeasuredEnergy:
             and (label.count("/") == 0 or label.endswith("/dram"))
         )
 
+    def divided(self, parts: int) -> MeasuredEnergy:
+        """Each counter's joules divided by `parts`: one member's share of an ensemble."""
+        if self.joules is None:
+            return MeasuredEnergy(None, self.reason, list(self.counters))
+        shares = {label: value / parts for label, value in self.joules.items()}
+        return MeasuredEnergy(shares, self.reason, list(self.counters))
+
     def to_dict(self) -> dict:
         return {
             "joules": self.joules,
@@ -149,14 +165,17 @@ class EnergyCounters:
     """Context manager that reads every available energy counter at entry and exit.
 
     Args:
-        powercap_root: where the powercap sysfs tree is (a fixture directory in tests).
+        powercap_root: where the powercap sysfs tree is; default `default_powercap_root()`:
+            $MINACTION_POWERCAP_ROOT or /sys/class/powercap (a fixture directory in tests).
         use_nvml: also read NVIDIA GPUs through NVML.
     """
 
-    def __init__(self, powercap_root: Path | str = POWERCAP_ROOT, use_nvml: bool = True):
-        self.zones, self._rapl_reason = discover_rapl(Path(powercap_root))
+    def __init__(self, powercap_root: Path | str | None = None, use_nvml: bool = True):
+        root = default_powercap_root() if powercap_root is None else Path(powercap_root)
+        self.zones, self._rapl_reason = discover_rapl(root)
         self._nvml = _Nvml() if use_nvml else None
         self._start: dict[str, int] = {}
+        self._read_error: str | None = None
         self.result: MeasuredEnergy | None = None
 
     def _read(self) -> dict[str, int]:
@@ -167,16 +186,29 @@ class EnergyCounters:
         return readings
 
     def start(self) -> None:
-        self._start = self._read()
+        try:
+            self._start = self._read()
+        except (OSError, ValueError) as err:  # a counter vanished or changed since discovery
+            self._start = {}
+            self._read_error = f"energy counters could not be read at the start ({err})"
 
     def stop(self) -> MeasuredEnergy:
-        end = self._read()
+        """The joules since `start`; never raises for a counter that cannot be read, but gives
+        None and says why."""
+        if self._read_error is not None:
+            self.result = MeasuredEnergy(None, self._read_error, [])
+            return self.result
         ranges = {zone.label: zone.max_range_uj for zone in self.zones}
-        joules = {
-            label: _delta_uj(self._start[label], end[label], ranges.get(label)) * 1e-6
-            for label in end
-            if label in self._start
-        }
+        try:
+            end = self._read()
+            joules = {
+                label: _delta_uj(self._start[label], end[label], ranges.get(label)) * 1e-6
+                for label in end
+                if label in self._start
+            }
+        except (OSError, ValueError) as err:
+            self.result = MeasuredEnergy(None, f"energy counters could not be read ({err})", [])
+            return self.result
         if joules:
             self.result = MeasuredEnergy(joules, None, sorted(joules))
         else:

@@ -44,6 +44,9 @@ def add_grid_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="Ray: GPUs a task (default 0)")  # fmt: skip
     p.add_argument("--retry-failed", action="store_true", help="run failed cells again too")
     p.add_argument("--data-dir", default=None, help="directory holding the datasets' files")
+    p.add_argument("--no-batch-seeds", dest="batch_seeds", action="store_false", default=None,
+                   help="train every cell on its own, not a cell's seeds as one batched "
+                        "ensemble (default: the grid file's batch_seeds, true)")  # fmt: skip
     p.set_defaults(func=cmd_grid_run)
 
     p = commands.add_parser("status", help="counts by status, and progress by factor")
@@ -106,6 +109,7 @@ def cmd_grid_run(args: argparse.Namespace) -> int:
             cpus_per_run=args.cpus_per_run,
             gpus_per_run=args.gpus_per_run,
             on_progress=on_progress,
+            batch_seeds=args.batch_seeds,
         )
     finally:
         if bar is not None:

@@ -11,6 +11,7 @@ The file:
     lambdas = [0, 1e-5, 1e-4, 1e-3]
     seeds = 10                      # seeds 0..9, or a list such as [0, 3, 7]
     imports = ["mylab.models"]      # optional: modules that register more models or datasets
+    batch_seeds = true              # optional (default true): train a cell's seeds together
 
     [train]                         # any RunSpec setting but model, dataset, lam and seed
     epochs = 10
@@ -37,7 +38,9 @@ from minaction.errors import ConfigError, MinactionError
 from minaction.train import RunSpec
 
 FACTORS = {"architectures": "model", "datasets": "dataset", "lambdas": "lam", "seeds": "seed"}
-TOP_LEVEL_KEYS = ("name", "description", *FACTORS, "imports", "train", "overrides")
+TOP_LEVEL_KEYS = (
+    "name", "description", *FACTORS, "imports", "batch_seeds", "train", "overrides"
+)  # fmt: skip
 SETTING_KEYS = tuple(f.name for f in fields(RunSpec) if f.name not in FACTORS.values())
 
 
@@ -56,6 +59,8 @@ class GridConfig:
     imports: tuple[str, ...] = ()
     description: str = ""
     source: str = "<grid>"
+    # Cells that differ only in seed train as one batched ensemble (minaction.batched).
+    batch_seeds: bool = True
 
     def settings_for(self, model: str, dataset: str) -> dict[str, Any]:
         """The train settings of the cells of `model` on `dataset`, overrides applied."""
@@ -91,6 +96,7 @@ class GridConfig:
             "lambdas": list(self.lambdas),
             "seeds": list(self.seeds),
             "imports": list(self.imports),
+            "batch_seeds": self.batch_seeds,
             "train": dict(self.train),
             "overrides": {
                 "dataset": {k: dict(v) for k, v in self.dataset_overrides.items()},
@@ -136,6 +142,9 @@ def parse_grid(data: Mapping[str, Any], source: str = "<grid>") -> GridConfig:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise fail("description", f"must be a string, got {description!r}")
+    batch_seeds = data.get("batch_seeds", True)
+    if not isinstance(batch_seeds, bool):
+        raise fail("batch_seeds", f"must be true or false, got {batch_seeds!r}")
 
     imports = tuple(_string_list(data.get("imports", []), "imports", fail, allow_empty=True))
     for index, module in enumerate(imports):
@@ -183,6 +192,7 @@ def parse_grid(data: Mapping[str, Any], source: str = "<grid>") -> GridConfig:
         imports=imports,
         description=description,
         source=source,
+        batch_seeds=batch_seeds,
     )
     # The checks above name the key; this catches whatever RunSpec itself refuses.
     for model in architectures:

@@ -1,7 +1,8 @@
-"""One cell of a grid, run inside a worker: the same code serves the local and the Ray backend.
+"""Cells of a grid, run inside a worker: the same code serves the local and the Ray backend.
 
 set_threads(2)
 outcome = execute(spec)          # Outcome: completed with its RunResult, diverged or failed
+outcomes = execute_group(specs)  # cells that differ only in seed, as one batched ensemble
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from minaction.batched import train_seeds
 from minaction.data import Dataset, load_dataset
 from minaction.errors import DivergedError
 from minaction.grid.store import Outcome
@@ -78,12 +80,7 @@ def execute(spec: RunSpec, data_dir: str | Path | None = None, catch: bool = Tru
     KeyboardInterrupt is always raised.
     """
     history: list[dict] = []
-    where = {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "threads": torch.get_num_threads(),
-        "versions": library_versions(),
-    }
+    where = _where()
     try:
         data = cached_dataset(spec, data_dir)
         result = train(spec, data=data, on_epoch=history.append)
@@ -95,6 +92,7 @@ def execute(spec: RunSpec, data_dir: str | Path | None = None, catch: bool = Tru
             error=str(err),
             diverged_epoch=err.epoch,
             diverged_step=err.step,
+            ensemble=1,
             **where,
         )
     except Exception as err:
@@ -108,4 +106,70 @@ def execute(spec: RunSpec, data_dir: str | Path | None = None, catch: bool = Tru
             traceback=traceback.format_exc(),
             **where,
         )
-    return Outcome(status="completed", result=result, history=result.history, **where)
+    return Outcome(status="completed", result=result, history=result.history, ensemble=1, **where)
+
+
+def _where() -> dict:
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "threads": torch.get_num_threads(),
+        "versions": library_versions(),
+    }
+
+
+def execute_group(
+    specs: list[RunSpec],
+    data_dir: str | Path | None = None,
+    catch: bool = True,
+    batch: bool = True,
+) -> list[Outcome]:
+    """Train cells that differ only in seed with `train_seeds` (one batched ensemble when `batch`
+    and the architecture allow it, else one at a time) and describe what became of each, in the
+    order of `specs`.
+
+    A member whose loss turns NaN or infinite is `diverged`; the others go on. Any other
+    exception makes every member `failed` with its message (or is raised when `catch` is false):
+    members differ only in seed, so what breaks one breaks them all.
+
+    NOTE: when the group trains one at a time and a later member raises, the members already
+    trained are marked failed too (train_seeds returns nothing until all are done); failed cells
+    run again with --retry-failed.
+    """
+    histories: list[list[dict]] = [[] for _ in specs]
+    plan: list[str | None] = []
+    where = _where()
+    try:
+        data = cached_dataset(specs[0], data_dir)
+        results = train_seeds(
+            specs,
+            data=data,
+            batch=batch,
+            on_epoch=lambda member, entry: histories[member].append(entry),
+            on_plan=plan.append,
+        )
+    except Exception as err:
+        if not catch:
+            raise
+        message = f"{type(err).__name__}: {err}"
+        log.info("group of %d run(s) from %s failed: %s", len(specs), specs[0].run_id, message)
+        details = traceback.format_exc()
+        return [
+            Outcome(status="failed", history=history, error=message, traceback=details, **where)
+            for history in histories
+        ]
+
+    reason = plan[0] if plan else None
+    ensemble = len(specs) if plan and reason is None else 1
+    outcomes = []
+    for spec, result, history in zip(specs, results, histories, strict=True):
+        if isinstance(result, DivergedError):
+            log.info("run %s diverged: %s", spec.run_id, result)
+            outcome = Outcome(status="diverged", history=history, error=str(result),
+                              diverged_epoch=result.epoch, diverged_step=result.step,
+                              **where)  # fmt: skip
+        else:
+            outcome = Outcome(status="completed", result=result, history=result.history, **where)
+        outcome.ensemble, outcome.batch_reason = ensemble, reason
+        outcomes.append(outcome)
+    return outcomes

@@ -5,8 +5,9 @@
 
 One row a run: run_id and status, every RunSpec field under its own name, the final metrics (the
 metric `epochs` as `epochs_trained`, since the spec has `epochs` too), energy_per_site as JSON,
-divergence and error, timings, where it ran (host, pid, torch threads) and the library versions
-as version_<package>.
+the measured joules (per-counter joules as JSON, or the reason none were measured), the
+batched ensemble's size, divergence and error, timings, where it ran (host, pid, torch threads)
+and the library versions as version_<package>.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ VERSION_PACKAGES = ("python", "minaction", "torch", "numpy")
 
 _SPEC_FIELDS = [f.name for f in fields(RunSpec)]
 _METRIC_NAMES = {name: "epochs_trained" if name == "epochs" else name for name in METRICS}
-_TAIL = ["energy_per_site", "diverged_epoch", "diverged_step", "error", "attempts",
-         "created_at", "started_at", "finished_at", "host", "pid", "threads"]  # fmt: skip
+_TAIL = ["energy_per_site", "joules_measured_counters", "joules_measured_reason", "ensemble",
+         "diverged_epoch", "diverged_step", "error", "attempts", "created_at", "started_at",
+         "finished_at", "host", "pid", "threads"]  # fmt: skip
 COLUMNS = [
     "run_id",
     "status",
@@ -64,6 +66,9 @@ def flat_row(record: RunRecord) -> dict[str, Any]:
     row.update({name: getattr(record, name) for name in _TAIL})
     if record.energy_per_site is not None:
         row["energy_per_site"] = json.dumps(record.energy_per_site, sort_keys=True)
+    if record.joules_measured_counters is not None:
+        row["joules_measured_counters"] = json.dumps(record.joules_measured_counters,
+                                                     sort_keys=True)  # fmt: skip
     versions = record.versions or {}
     row.update({f"version_{p}": versions.get(p) for p in VERSION_PACKAGES})
     return row
@@ -121,7 +126,7 @@ def _arrow_schema(pyarrow):
     """Column types, so that a column of only missing values keeps its type."""
     hints = {f.name: str(f.type) for f in fields(RunSpec)}
     integers = {"seed", "n_params", "epochs_trained", "diverged_epoch", "diverged_step",
-                "attempts", "pid", "threads"}  # fmt: skip
+                "attempts", "pid", "threads", "ensemble"}  # fmt: skip
     floats = set(_METRIC_NAMES.values()) - integers
 
     def arrow_type(column: str):

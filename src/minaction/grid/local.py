@@ -1,9 +1,12 @@
 """The local backend: worker processes on this machine, each claiming cells from the database.
 
 Each worker is a process (forkserver, or spawn) with its own connection to the store. It claims
-the next pending cell (atomically, so any number of workers and of `grid run` processes can share
-the database), trains it, stores the outcome, and claims again until no cell is pending. A thread
-in the worker refreshes the claim's heartbeat while it trains. The parent process only watches: it
+the next pending cell together with the pending cells that differ from it only in seed (one
+atomic transaction, so any number of workers and of `grid run` processes can share the
+database), trains them as one batched ensemble (`minaction.batched.train_seeds`; one at a time
+when batching is off or the architecture cannot be batched), stores each member's outcome in its
+own transaction, and claims again until no cell is pending. A thread in the worker refreshes the
+claims' heartbeat while they train. The parent process only watches: it
 reports progress, puts back the cells of workers that died, and starts workers while cells remain.
 
 Torch threads are set so that workers × threads ≤ the cores this process may use, unless the
@@ -61,9 +64,11 @@ def run_local(
     lease: float = DEFAULT_LEASE_SECONDS,
     on_progress: Callable[[dict[str, int]], None] | None = None,
     threads: int | None = None,
+    batch_seeds: bool = True,
 ) -> None:
     """Run the pending cells of `grid` in `workers` processes, each with `threads` torch threads
     (default: cores ÷ workers); return when none is pending and this call's workers have stopped.
+    With `batch_seeds`, a worker trains the cells that differ only in seed as one ensemble.
 
     Raises:
         GridError: workers keep dying before they finish any run (a plugin that fails to
@@ -76,7 +81,7 @@ def run_local(
     data_path = None if data_dir is None else str(Path(data_dir).resolve())
     log_level = logging.getLogger().getEffectiveLevel()
     args = (db_path, grid, threads, data_path, tuple(imports), current_process(), lease / 6,
-            log_level)  # fmt: skip
+            log_level, batch_seeds)  # fmt: skip
     processes: list[multiprocessing.Process] = []
     exits_without_progress = 0
     last_done = _done(store.counts(grid))
@@ -171,8 +176,10 @@ def worker_main(
     parent: ProcessId,
     heartbeat_seconds: float,
     log_level: int = logging.WARNING,
+    batch_seeds: bool = True,
 ) -> None:
-    """A worker process: claim, train, store, until no cell of `grid` is pending.
+    """A worker process: claim a group of cells, train, store, until no cell of `grid` is
+    pending.
 
     It stops as well when its parent has gone (then it has been handed to another process), so
     that a killed `grid run` does not leave workers behind once their current run is stored.
@@ -181,7 +188,7 @@ def worker_main(
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s [%(process)d]: %(message)s")
     try:
         from minaction.grid.config import import_plugins
-        from minaction.grid.execute import execute, set_threads
+        from minaction.grid.execute import execute_group, set_threads
 
         set_threads(threads)
         import_plugins(imports)
@@ -190,17 +197,22 @@ def worker_main(
             heartbeat.start()
             try:
                 while is_alive(parent) is not False:
-                    claim = store.claim(grid)
-                    if claim is None:
+                    claims = store.claim_group(grid, batch_seeds=batch_seeds)
+                    if not claims:
                         return
-                    heartbeat.claim = claim
+                    heartbeat.claims = claims
                     try:
-                        outcome = execute(claim.spec, data_dir)
+                        specs = [claim.spec for claim in claims]
+                        outcomes = execute_group(specs, data_dir, batch=batch_seeds)
                     except KeyboardInterrupt:
-                        store.release(claim, "interrupted by the user")
+                        for claim in claims:
+                            store.release(claim, "interrupted by the user")
                         return
-                    heartbeat.claim = None
-                    store.finish(claim, outcome)
+                    heartbeat.claims = []
+                    # One transaction a member: a kill between two leaves the rest running,
+                    # and they are run again like any other run of a dead process.
+                    for claim, outcome in zip(claims, outcomes, strict=True):
+                        store.finish(claim, outcome)
             finally:
                 heartbeat.stop()
     except KeyboardInterrupt:
@@ -208,21 +220,21 @@ def worker_main(
 
 
 class _Heartbeat(threading.Thread):
-    """Refreshes the heartbeat of the claim a worker is running, every `interval` seconds."""
+    """Refreshes the heartbeat of the claims a worker is running, every `interval` seconds."""
 
     def __init__(self, db_path: Path, interval: float):
         super().__init__(name="minaction-heartbeat", daemon=True)
         self.db_path = db_path
         self.interval = interval
-        self.claim: Claim | None = None
+        self.claims: list[Claim] = []
         self._stopped = threading.Event()
 
     def run(self) -> None:
         with Store(self.db_path) as store:
             while not self._stopped.wait(self.interval):
-                claim = self.claim
-                if claim is not None:
-                    store.heartbeat([claim])
+                claims = self.claims
+                if claims:
+                    store.heartbeat(claims)
 
     def stop(self) -> None:
         self._stopped.set()

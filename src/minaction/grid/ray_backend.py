@@ -1,8 +1,10 @@
-"""The Ray backend: each run a Ray task; this process (the driver) claims cells and stores results.
+"""The Ray backend: each group of cells a Ray task; this process (the driver) claims and stores.
 
-The driver claims as many cells as the cluster has slots for (CPUs ÷ CPUs per run, or --workers),
-submits one task each, and stores each outcome the moment its task ends, so a worker or node that
-dies loses only its own run, stored as failed with Ray's message. The claims are the driver's: if
+The driver claims as many groups as the cluster has slots for (CPUs ÷ CPUs per run, or
+--workers): a group is a pending cell and the pending cells that differ from it only in seed,
+trained in one task as one batched ensemble (one cell a group with batching off). It stores each
+member's outcome the moment its task ends, so a worker or node that dies loses only its own
+group, stored as failed with Ray's message. The claims are the driver's: if
 the driver itself dies, the next `grid run` finds them held by a dead process and runs them again.
 
 Without an address, the driver starts a local Ray (CPUs: workers × CPUs per run, or all) and stops
@@ -28,17 +30,21 @@ POLL_SECONDS = 0.5
 SWEEP_SECONDS = 30.0
 
 
-def run_cell(
-    spec: RunSpec, data_dir: str | None, imports: tuple[str, ...], threads: int
-) -> Outcome:
-    """The body of a Ray task. Exceptions other than divergence propagate, so that Ray carries
-    them to the driver as task errors."""
+def run_cells(
+    specs: list[RunSpec],
+    data_dir: str | None,
+    imports: tuple[str, ...],
+    threads: int,
+    batch: bool = True,
+) -> list[Outcome]:
+    """The body of a Ray task: a group of cells that differ only in seed. Exceptions other than
+    divergence propagate, so that Ray carries them to the driver as task errors."""
     from minaction.grid.config import import_plugins
-    from minaction.grid.execute import execute, set_threads
+    from minaction.grid.execute import execute_group, set_threads
 
     set_threads(threads)
     import_plugins(imports)
-    return execute(spec, data_dir, catch=False)
+    return execute_group(specs, data_dir, catch=False, batch=batch)
 
 
 def run_ray(
@@ -52,8 +58,10 @@ def run_ray(
     imports: tuple[str, ...] = (),
     lease: float = DEFAULT_LEASE_SECONDS,
     on_progress: Callable[[dict[str, int]], None] | None = None,
+    batch_seeds: bool = True,
 ) -> None:
-    """Run the pending cells of `grid` as Ray tasks; return when none is pending or in flight.
+    """Run the pending cells of `grid` as Ray tasks, a task for each group of cells that differ
+    only in seed (`batch_seeds`) or for each cell; return when none is pending or in flight.
 
     NOTE: the trainer runs on the CPU; a GPU request reserves the device for the task but the
     run does not use it yet.
@@ -73,34 +81,36 @@ def run_ray(
         log.warning("Ray is already initialised in this process; --ray-address %s is ignored",
                     address)  # fmt: skip
 
-    in_flight: dict = {}  # ObjectRef → Claim
+    in_flight: dict = {}  # ObjectRef → the claims of its group
     try:
         resources = ray.cluster_resources()
         _check_fits(resources, cpus_per_run, gpus_per_run, strict=started_here and not address)
         slots = workers or max(1, int(resources.get("CPU", 1) // cpus_per_run))
-        task = ray.remote(run_cell).options(
+        task = ray.remote(run_cells).options(
             num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0, name="minaction-run"
         )
         threads = max(1, int(cpus_per_run))
         last_beat = last_sweep = time.monotonic()
         while True:
             while len(in_flight) < slots:
-                claim = store.claim(grid)
-                if claim is None:
+                claims = store.claim_group(grid, batch_seeds=batch_seeds)
+                if not claims:
                     break
-                ref = task.remote(claim.spec, _path(data_dir), tuple(imports), threads)
-                in_flight[ref] = claim
+                specs = [claim.spec for claim in claims]
+                ref = task.remote(specs, _path(data_dir), tuple(imports), threads, batch_seeds)
+                in_flight[ref] = claims
             if not in_flight:
                 return
 
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=POLL_SECONDS)
             for ref in ready:
-                claim = in_flight.pop(ref)
-                store.finish(claim, _outcome(ray, ref, claim))
+                claims = in_flight.pop(ref)
+                for claim, outcome in zip(claims, _outcomes(ray, ref, claims), strict=True):
+                    store.finish(claim, outcome)
 
             now = time.monotonic()
             if now - last_beat > lease / 6:
-                store.heartbeat(in_flight.values())
+                store.heartbeat(claim for claims in in_flight.values() for claim in claims)
                 last_beat = now
             if now - last_sweep > SWEEP_SECONDS:
                 store.release_stale(grid, lease)
@@ -108,10 +118,11 @@ def run_ray(
             if on_progress is not None:
                 on_progress(store.counts(grid))
     except BaseException:
-        for ref, claim in in_flight.items():
-            with contextlib.suppress(Exception):  # the claim is released whatever Ray says
+        for ref, claims in in_flight.items():
+            with contextlib.suppress(Exception):  # the claims are released whatever Ray says
                 ray.cancel(ref, force=True)
-            store.release(claim, "the Ray driver stopped")
+            for claim in claims:
+                store.release(claim, "the Ray driver stopped")
         raise
     finally:
         if started_here:
@@ -134,17 +145,21 @@ def _path(data_dir: str | Path | None) -> str | None:
     return None if data_dir is None else str(data_dir)
 
 
-def _outcome(ray, ref, claim: Claim) -> Outcome:
-    """The task's Outcome, or a failed one carrying the task's exception or Ray's error."""
+def _outcomes(ray, ref, claims: list[Claim]) -> list[Outcome]:
+    """The task's Outcomes, or for every member a failed one carrying the task's exception or
+    Ray's error."""
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as err:
         cause = getattr(err, "cause", None)
         message = f"{type(cause).__name__}: {cause}" if cause is not None else str(err)
-        log.warning("run %s failed in its Ray task: %s", claim.run_id, message)
-        return Outcome(status="failed", error=message, traceback=str(err),
-                       host=getattr(err, "ip", None), pid=getattr(err, "pid", None))  # fmt: skip
+        log.warning("group of %d run(s) from %s failed in its Ray task: %s", len(claims),
+                    claims[0].run_id, message)  # fmt: skip
+        return [Outcome(status="failed", error=message, traceback=str(err),
+                        host=getattr(err, "ip", None), pid=getattr(err, "pid", None))
+                for _ in claims]  # fmt: skip
     except ray.exceptions.RayError as err:
         message = f"Ray could not run the task: {type(err).__name__}: {err}"
-        log.warning("run %s failed: %s", claim.run_id, message)
-        return Outcome(status="failed", error=message)
+        log.warning("group of %d run(s) from %s failed: %s", len(claims), claims[0].run_id,
+                    message)  # fmt: skip
+        return [Outcome(status="failed", error=message) for _ in claims]

@@ -55,6 +55,7 @@ def run_grid(
     gpus_per_run: float = 0.0,
     lease: float = DEFAULT_LEASE_SECONDS,
     on_progress: ProgressCallback | None = None,
+    batch_seeds: bool | None = None,
 ) -> GridSummary:
     """Run every cell of `grid` that is not done yet and store each outcome in `db`.
 
@@ -70,6 +71,9 @@ def run_grid(
         lease: seconds without a heartbeat after which a run held by a process of another
             host counts as abandoned.
         on_progress: called now and then with the grid's counts by status.
+        batch_seeds: train the cells that differ only in seed as one batched ensemble (one
+            claim of several runs, one task); None takes the grid file's `batch_seeds`
+            (default true). Architectures that cannot be batched train one at a time anyway.
 
     Raises:
         ConfigError: a bad grid file or option, before anything runs.
@@ -77,6 +81,7 @@ def run_grid(
     """
     config = grid if isinstance(grid, GridConfig) else load_grid(grid)
     _check_options(workers, threads, backend, ray_address, cpus_per_run, gpus_per_run, data_dir)
+    batch_seeds = config.batch_seeds if batch_seeds is None else bool(batch_seeds)
     specs = config.specs()
     started = time.monotonic()
     with Store(db) as store:
@@ -84,8 +89,9 @@ def run_grid(
         released = store.release_stale(config.name, lease)
         retried = store.reset_failed(config.name) if retry_failed else 0
         before = store.counts(config.name)
-        log.info("grid %s: %d cells, %d new, %d released, %d failed to retry, %d pending",
-                 config.name, len(specs), added, released, retried, before["pending"])  # fmt: skip
+        log.info("grid %s: %d cells, %d new, %d released, %d failed to retry, %d pending; "
+                 "seeds %s", config.name, len(specs), added, released, retried,
+                 before["pending"], "batched" if batch_seeds else "one at a time")  # fmt: skip
         if on_progress is not None:
             on_progress(before)
 
@@ -94,13 +100,15 @@ def run_grid(
             from minaction.grid.local import run_local
 
             run_local(store, config.name, workers or 1, data_dir=data_path, threads=threads,
-                      imports=config.imports, lease=lease, on_progress=on_progress)  # fmt: skip
+                      imports=config.imports, lease=lease, on_progress=on_progress,
+                      batch_seeds=batch_seeds)  # fmt: skip
         else:
             from minaction.grid.ray_backend import run_ray
 
             run_ray(store, config.name, workers=workers, address=ray_address,
                     cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, data_dir=data_path,
-                    imports=config.imports, lease=lease, on_progress=on_progress)  # fmt: skip
+                    imports=config.imports, lease=lease, on_progress=on_progress,
+                    batch_seeds=batch_seeds)  # fmt: skip
         after = store.counts(config.name)
     if on_progress is not None:
         on_progress(after)

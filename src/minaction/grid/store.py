@@ -6,12 +6,14 @@
     store.runs()                                  # every run, failed and diverged included
 
 The file is in WAL mode with synchronous=FULL, and every write is one transaction, so a process
-killed at any point leaves every committed row as it was. Claiming a run is atomic (BEGIN
-IMMEDIATE, then an UPDATE guarded by the status), so processes sharing the file never run a cell
-twice. Timestamps are UTC in ISO 8601 with microseconds ("2025-01-31T12:00:00.000000Z"), which
-sort as text.
+killed at any point leaves every committed row as it was. Claiming is atomic (BEGIN
+IMMEDIATE, then UPDATEs guarded by the status), so processes sharing the file never run a cell
+twice. `claim_group` claims, in that one transaction, the pending cells that differ only in seed
+from the first pending one, so that a worker can train them as one batched ensemble; each member
+keeps its own claim token, attempt row and result row. Timestamps are UTC in ISO 8601 with
+microseconds ("2025-01-31T12:00:00.000000Z"), which sort as text.
 
-Schema (version 1):
+Schema (version 2; a version 1 file is upgraded in place when opened for writing):
 
     schema_version  version
     grids           name (key), source (file path), config (JSON), created_at, updated_at
@@ -24,10 +26,15 @@ Schema (version 1):
                               heartbeat_at (refreshed while it runs)
                     timings   created_at, started_at, finished_at
                     where     host, pid (the process that trained it), threads (its torch
-                              threads), versions (JSON: python, minaction, torch, numpy)
+                              threads), versions (JSON: python, minaction, torch, numpy),
+                              ensemble (v2: members of the batched ensemble that trained it,
+                              1 when trained alone)
                     metrics   accuracy, energy, active_fraction, macs_dense, macs_effective,
                               synops, joules_estimate, joules_dense_estimate, weight_density,
-                              n_params, train_seconds, epochs, energy_per_site (JSON)
+                              n_params, train_seconds, epochs, energy_per_site (JSON),
+                              joules_measured, joules_measured_counters (JSON),
+                              joules_measured_reason (v2: hardware counters; a batched
+                              member's share is the ensemble's joules ÷ its members)
                     problems  diverged_epoch, diverged_step, error (one line), traceback
     history         run_id, epoch (key together), train_loss, train_ce, train_energy,
                     test_accuracy, test_energy, active_fraction, seconds, extra (JSON of any
@@ -35,7 +42,10 @@ Schema (version 1):
     attempts        run_id, attempt (key together), claim, host, pid, started_at, finished_at,
                     outcome (running, completed, failed, diverged, abandoned: its process died,
                     interrupted: stopped by the user, discarded: finished after its claim was
-                    taken over), error. The execution log: one row each time a cell started.
+                    taken over), error, and (v2) group_size (cells claimed together),
+                    ensemble (members trained as one batched ensemble, 1: trained alone; set
+                    when it ends), batch_reason (why a group was trained one at a time).
+                    The execution log: one row each time a cell started.
 
 NOTE: SQLite's locks are not reliable on network file systems (NFS, SMB): keep the file on a
 local disk of the machine that runs `grid run` (with Ray, the driver's machine).
@@ -54,7 +64,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -65,7 +75,7 @@ from minaction.train import RunResult, RunSpec
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("pending", "running", "completed", "failed", "diverged")
 DONE = ("completed", "failed", "diverged")
 FACTOR_COLUMNS = ("model", "dataset", "lam", "seed")
@@ -82,6 +92,7 @@ METRICS = (
     "n_params",
     "train_seconds",
     "epochs",
+    "joules_measured",
 )
 HISTORY_COLUMNS = (
     "train_loss",
@@ -142,7 +153,11 @@ CREATE TABLE IF NOT EXISTS runs (
     diverged_epoch INTEGER,
     diverged_step INTEGER,
     error TEXT,
-    traceback TEXT
+    traceback TEXT,
+    joules_measured REAL,
+    joules_measured_counters TEXT,
+    joules_measured_reason TEXT,
+    ensemble INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
 CREATE TABLE IF NOT EXISTS grid_runs (
@@ -169,9 +184,22 @@ CREATE TABLE IF NOT EXISTS attempts (
     finished_at TEXT,
     outcome TEXT NOT NULL,
     error TEXT,
+    group_size INTEGER,
+    ensemble INTEGER,
+    batch_reason TEXT,
     PRIMARY KEY (run_id, attempt)
 );
 """
+# Version 1 → 2: the columns version 2 added, as (table, column, type).
+_ADDED_IN_V2 = (
+    ("runs", "joules_measured", "REAL"),
+    ("runs", "joules_measured_counters", "TEXT"),
+    ("runs", "joules_measured_reason", "TEXT"),
+    ("runs", "ensemble", "INTEGER"),
+    ("attempts", "group_size", "INTEGER"),
+    ("attempts", "ensemble", "INTEGER"),
+    ("attempts", "batch_reason", "TEXT"),
+)
 
 
 def timestamp(seconds: float | None = None) -> str:
@@ -195,6 +223,10 @@ class Outcome:
     pid: int | None = None
     threads: int | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    # Members of the batched ensemble that trained it, 1: trained alone, None: not trained (an
+    # exception before or during training).
+    ensemble: int | None = None
+    batch_reason: str | None = None  # why its group was trained one at a time
 
 
 @dataclass(frozen=True)
@@ -239,6 +271,10 @@ class RunRecord:
     threads: int | None
     versions: dict[str, str] | None
     history: list[dict] = field(default_factory=list)
+    joules_measured: float | None = None
+    joules_measured_counters: dict[str, float] | None = None
+    joules_measured_reason: str | None = None
+    ensemble: int | None = None
 
 
 class Store:
@@ -257,6 +293,7 @@ class Store:
 
     def __init__(self, path: str | Path, readonly: bool = False, timeout: float = 60.0):
         self.path = Path(path)
+        self._writable = not readonly
         if readonly and not self.path.is_file():
             raise StoreError(
                 f"no results database at {self.path}; `minaction grid run GRID.toml --db "
@@ -322,6 +359,11 @@ class Store:
                     if statement.strip():
                         db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif "schema_version" in tables:
+                version = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+                if version == 1:
+                    _migrate_1_to_2(db)
+                    log.info("%s upgraded from schema version 1 to 2", self.path)
             self._check_schema(tables or None)
 
     def _check_schema(self, tables: set[str] | None = None) -> None:
@@ -333,7 +375,10 @@ class Store:
                 f"{', '.join(sorted(tables)) or 'none'}); give --db a new file or a minaction one"
             )
         version = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
+        self.version = version
+        # A version 1 file opened read-only is read as it is: the columns it lacks read as None.
+        readable = (SCHEMA_VERSION,) if self._writable else (1, SCHEMA_VERSION)
+        if version not in readable:
             newer = version is not None and version > SCHEMA_VERSION
             raise StoreError(
                 f"{self.path} has schema version {version}"
@@ -393,31 +438,63 @@ class Store:
     def claim(self, grid: str, owner: ProcessId | None = None) -> Claim | None:
         """Take the next pending run of `grid` for `owner` (this process by default), or None
         when none is pending. Atomic: two processes never get the same run."""
+        claims = self.claim_group(grid, owner, batch_seeds=False)
+        return claims[0] if claims else None
+
+    def claim_group(
+        self, grid: str, owner: ProcessId | None = None, batch_seeds: bool = True
+    ) -> list[Claim]:
+        """Take the next pending run of `grid` and, with `batch_seeds`, every other pending run
+        of the grid that differs from it only in seed, all in one transaction; [] when none is
+        pending. Each run gets its own claim (token, attempt), finished or released on its own.
+
+        NOTE: a group takes every pending seed of its cell, so a grid with fewer cells than
+        workers leaves workers idle; it does not split a cell's seeds between workers.
+        """
         owner = owner or current_process()
-        token = uuid.uuid4().hex
         now = timestamp()
+        pending = (
+            "SELECT r.run_id, r.spec, r.attempts, r.model, r.dataset, r.lam "
+            "FROM grid_runs g JOIN runs r USING (run_id) "
+            "WHERE g.grid = ? AND r.status = 'pending'"
+        )
         with self._write() as db:
-            row = db.execute(
-                "SELECT r.run_id, r.spec, r.attempts FROM grid_runs g JOIN runs r USING (run_id) "
-                "WHERE g.grid = ? AND r.status = 'pending' ORDER BY g.seq LIMIT 1",
-                (grid,),
-            ).fetchone()
-            if row is None:
-                return None
-            attempt = row["attempts"] + 1
-            db.execute(
-                "UPDATE runs SET status = 'running', attempts = ?, claim = ?, owner_host = ?, "
-                "owner_pid = ?, owner_start = ?, heartbeat_at = ?, started_at = ?, "
-                "finished_at = NULL WHERE run_id = ? AND status = 'pending'",
-                (attempt, token, owner.host, owner.pid, owner.start, now, now, row["run_id"]),
-            )
-            db.execute(
-                "INSERT INTO attempts (run_id, attempt, claim, host, pid, started_at, outcome) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'running')",
-                (row["run_id"], attempt, token, owner.host, owner.pid, now),
-            )
-        spec = RunSpec.from_dict(json.loads(row["spec"]))
-        return Claim(run_id=row["run_id"], token=token, attempt=attempt, spec=spec)
+            first = db.execute(pending + " ORDER BY g.seq LIMIT 1", (grid,)).fetchone()
+            if first is None:
+                return []
+            rows = [first]
+            if batch_seeds:
+                # The factors narrow the search; the specs decide (the other settings may differ
+                # between cells through overrides).
+                cell = replace(RunSpec.from_dict(json.loads(first["spec"])), seed=0)
+                others = db.execute(
+                    pending + " AND r.model = ? AND r.dataset = ? AND r.lam = ? "
+                    "AND r.run_id != ? ORDER BY g.seq",
+                    (grid, first["model"], first["dataset"], first["lam"], first["run_id"]),
+                ).fetchall()
+                for row in others:
+                    if replace(RunSpec.from_dict(json.loads(row["spec"])), seed=0) == cell:
+                        rows.append(row)
+            claims = []
+            for row in rows:
+                token = uuid.uuid4().hex
+                attempt = row["attempts"] + 1
+                db.execute(
+                    "UPDATE runs SET status = 'running', attempts = ?, claim = ?, "
+                    "owner_host = ?, owner_pid = ?, owner_start = ?, heartbeat_at = ?, "
+                    "started_at = ?, finished_at = NULL WHERE run_id = ? AND status = 'pending'",
+                    (attempt, token, owner.host, owner.pid, owner.start, now, now,
+                     row["run_id"]),
+                )  # fmt: skip
+                db.execute(
+                    "INSERT INTO attempts (run_id, attempt, claim, host, pid, started_at, "
+                    "outcome, group_size) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+                    (row["run_id"], attempt, token, owner.host, owner.pid, now, len(rows)),
+                )
+                spec = RunSpec.from_dict(json.loads(row["spec"]))
+                claims.append(Claim(run_id=row["run_id"], token=token, attempt=attempt,
+                                    spec=spec))  # fmt: skip
+        return claims
 
     def heartbeat(self, claims: Iterable[Claim]) -> None:
         """Mark the runs of `claims` as still being worked on."""
@@ -465,7 +542,8 @@ class Store:
                 f"VALUES ({', '.join('?' * (len(HISTORY_COLUMNS) + 3))})",
                 [_history_row(claim.run_id, entry) for entry in outcome.history],
             )
-            _end_attempt(db, claim.run_id, claim.token, outcome.status, now, outcome.error)
+            _end_attempt(db, claim.run_id, claim.token, outcome.status, now, outcome.error,
+                         outcome.ensemble, outcome.batch_reason)  # fmt: skip
         return True
 
     def release(self, claim: Claim, reason: str = "interrupted") -> bool:
@@ -647,18 +725,40 @@ def _statuses(status: str | Iterable[str] | None) -> tuple[str, ...]:
     return statuses
 
 
-def _end_attempt(db, run_id: str, token: str, outcome: str, now: str, error: str | None):
+def _end_attempt(
+    db,
+    run_id: str,
+    token: str,
+    outcome: str,
+    now: str,
+    error: str | None,
+    ensemble: int | None = None,
+    batch_reason: str | None = None,
+):
     db.execute(
-        "UPDATE attempts SET outcome = ?, finished_at = ?, error = ? WHERE run_id = ? "
-        "AND claim = ?",
-        (outcome, now, error, run_id, token),
+        "UPDATE attempts SET outcome = ?, finished_at = ?, error = ?, "
+        "ensemble = COALESCE(?, ensemble), batch_reason = COALESCE(?, batch_reason) "
+        "WHERE run_id = ? AND claim = ?",
+        (outcome, now, error, ensemble, batch_reason, run_id, token),
     )
+
+
+def _migrate_1_to_2(db) -> None:
+    """Add the columns of version 2 to a version 1 file, inside the caller's transaction (so a
+    crash leaves it at version 1, whole). Rows written before read None in them."""
+    for table, column, kind in _ADDED_IN_V2:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
 
 def _outcome_columns(outcome: Outcome) -> dict[str, Any]:
     result = outcome.result
     columns: dict[str, Any] = {name: getattr(result, name, None) for name in METRICS}
     columns["energy_per_site"] = json.dumps(result.energy_per_site) if result else None
+    counters = getattr(result, "joules_measured_counters", None)
+    columns["joules_measured_counters"] = json.dumps(counters) if counters else None
+    columns["joules_measured_reason"] = getattr(result, "joules_measured_reason", None)
+    columns["ensemble"] = outcome.ensemble
     columns.update(
         diverged_epoch=outcome.diverged_epoch,
         diverged_step=outcome.diverged_step,
@@ -693,15 +793,20 @@ def _history_by_run(db, run_ids: list[str]) -> dict[str, list[dict]]:
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
+    present = set(row.keys())  # a version 1 file read-only lacks the version 2 columns
+
+    def value(column: str):
+        return row[column] if column in present else None
+
     def parsed(column: str):
-        return json.loads(row[column]) if row[column] else None
+        return json.loads(row[column]) if value(column) else None
 
     return RunRecord(
         run_id=row["run_id"],
         spec=RunSpec.from_dict(json.loads(row["spec"])),
         status=row["status"],
         attempts=row["attempts"],
-        **{name: row[name] for name in METRICS},
+        **{name: value(name) for name in METRICS},
         energy_per_site=parsed("energy_per_site"),
         diverged_epoch=row["diverged_epoch"],
         diverged_step=row["diverged_step"],
@@ -713,4 +818,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
         pid=row["pid"],
         threads=row["threads"],
         versions=parsed("versions"),
+        joules_measured_counters=parsed("joules_measured_counters"),
+        joules_measured_reason=value("joules_measured_reason"),
+        ensemble=value("ensemble"),
     )
