@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from minaction import DivergedError, RunSpec
-from minaction.batched import batch_unsupported_reason, train_seeds
+from minaction.batched import batch_slower_reason, batch_unsupported_reason, train_seeds
 from minaction.data import load_dataset
 from minaction.errors import ConfigError
 from minaction.models import model_entry, model_names
@@ -27,7 +27,7 @@ def test_batched_members_match_runs_alone_after_30_steps(digits):
     specs = [RunSpec(seed=s, **CELL) for s in (0, 1, 2)]
     assert batch_unsupported_reason(specs[0].resolved(), digits) is None
     batched_models, alone_models = {}, {}
-    batched = train_seeds(specs, data=digits, on_finish=_collect(batched_models))
+    batched = train_seeds(specs, data=digits, batch="always", on_finish=_collect(batched_models))
     alone = train_seeds(specs, data=digits, batch=False, on_finish=_collect(alone_models))
 
     for m in range(3):
@@ -52,7 +52,7 @@ def test_every_batchable_architecture_matches_alone(name, digits):
     reason = batch_unsupported_reason(specs[0].resolved(), data)
     if reason is not None:
         pytest.skip(f"{name} is not batched: {reason}")
-    batched = train_seeds(specs, data=data)
+    batched = train_seeds(specs, data=data, batch="always")
     alone = train_seeds(specs, data=data, batch=False)
     for a, b in zip(batched, alone, strict=True):
         assert a.history[0]["train_loss"] == pytest.approx(b.history[0]["train_loss"], rel=1e-4)
@@ -72,6 +72,21 @@ def test_diverging_members_are_reported_not_raised(digits):
     assert all(isinstance(r, DivergedError) and r.epoch == 1 for r in results)
 
 
+def test_slower_batching_is_measured_and_reported(digits):
+    spec = RunSpec(seed=0, **CELL).resolved()
+    reason = batch_slower_reason(spec, digits, members=3)
+    # Either verdict is possible on a given machine; a reason must carry both timings.
+    if reason is not None:
+        assert "slower here" in reason and "3 seeds" in reason and "one at a time" in reason
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("minaction.batched.SLOWER_MARGIN", 0.0)  # any batched step is "slower"
+        assert "slower here" in batch_slower_reason(spec, digits, members=3)
+        plans = []
+        train_seeds([RunSpec(seed=s, **{**CELL, "epochs": 1}) for s in (0, 1)], data=digits,
+                    on_plan=plans.append)  # fmt: skip
+        assert plans[0].startswith("a batched step is slower here")
+
+
 def test_action_weight_falls_back_with_a_reason(digits):
     spec = RunSpec(seed=0, **{**CELL, "model": "lagrangian", "action_weight": 0.1}).resolved()
     assert "action" in batch_unsupported_reason(spec, digits)
@@ -89,7 +104,7 @@ def test_a_batched_member_measures_its_share_of_the_ensemble(digits, tmp_path, m
         counter.write_text(f"{int(counter.read_text()) + 300_000}\n")
 
     specs = [RunSpec(seed=s, **{**CELL, "epochs": 2}) for s in (0, 1, 2)]
-    batched = train_seeds(specs, data=digits, on_epoch=on_epoch)
+    batched = train_seeds(specs, data=digits, batch="always", on_epoch=on_epoch)
     # 3 members × 2 epochs × 0.3 J = 1.8 J for the ensemble: 0.6 J each.
     for result in batched:
         assert result.joules_measured_counters["rapl:package-0"] == pytest.approx(0.6)
@@ -105,7 +120,7 @@ def test_a_batched_member_measures_its_share_of_the_ensemble(digits, tmp_path, m
 def test_on_plan_says_whether_the_seeds_were_batched(digits):
     specs = [RunSpec(seed=s, **{**CELL, "epochs": 1}) for s in (0, 1)]
     plans = []
-    train_seeds(specs, data=digits, on_plan=plans.append)
+    train_seeds(specs, data=digits, batch="always", on_plan=plans.append)
     train_seeds(specs, data=digits, batch=False, on_plan=plans.append)
     train_seeds(specs[:1], data=digits, on_plan=plans.append)
     assert plans == [None, "batching turned off", "a single seed"]

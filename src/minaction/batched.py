@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -82,6 +83,66 @@ def batch_unsupported_reason(spec: RunSpec, data: Dataset) -> str | None:
     return None
 
 
+# Batching is kept unless its step is measured this much slower than the members one at a time;
+# the margin keeps the choice stable where both are about equally fast.
+SLOWER_MARGIN = 1.25
+
+
+def batch_slower_reason(spec: RunSpec, data: Dataset, members: int, steps: int = 2) -> str | None:
+    """A reason when one batched step of `members` seeds is measurably slower, on this machine,
+    than `members` single steps at the spec's batch size; None when batching pays off.
+
+    Grouped convolutions and per-time-step loops can run slower under vmap than one model at a
+    time on a CPU, so the choice is measured rather than assumed. The probe trains throwaway
+    models for a few steps; the runs themselves are unaffected. `MINACTION_BATCH_PROBE=0` in the
+    environment skips it (batch whenever possible), for plans that must not depend on load.
+    """
+    if os.environ.get("MINACTION_BATCH_PROBE") == "0":
+        return None
+    size = min(spec.batch_size, len(data.y_train))
+    x, y = data.x_train[:size], data.y_train[:size]
+
+    def seconds(step) -> float:
+        step()  # warm-up
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return (time.perf_counter() - started) / steps
+
+    models = _build_members([replace(spec, seed=i) for i in range(members)], data)
+    batched = _BatchedStep(models, spec)
+    batched_opt = torch.optim.Adam(batched.params.values(), lr=spec.lr)
+    xs, ys = x.expand(members, *x.shape), y.expand(members, *y.shape)
+
+    def batched_step():
+        batched_opt.zero_grad(set_to_none=True)
+        batched.losses(xs, ys).sum().backward()
+        batched_opt.step()
+
+    single = models[0]
+    single_opt = torch.optim.Adam(single.parameters(), lr=spec.lr)
+
+    def single_steps():
+        with EnergyMeter(single, norm=spec.norm, track_activity=False) as meter:
+            for _ in range(members):
+                logits = single(x)
+                loss = F.cross_entropy(logits, y) + spec.lam * meter.energy()
+                single_opt.zero_grad(set_to_none=True)
+                loss.backward()
+                single_opt.step()
+
+    try:
+        together, alone = seconds(batched_step), seconds(single_steps)
+    finally:
+        batched.close()
+    if together > SLOWER_MARGIN * alone:
+        return (
+            f"a batched step is slower here ({together * 1e3:.1f} ms for {members} seeds "
+            f"against {alone * 1e3:.1f} ms one at a time)"
+        )
+    return None
+
+
 class _BatchedStep:
     """Stacked parameters of the members and the vmapped loss over them."""
 
@@ -126,15 +187,18 @@ def train_seeds(
     data: Dataset | None = None,
     data_dir: str | None = None,
     on_epoch: MemberCallback | None = None,
-    batch: bool = True,
+    batch: bool | str = True,
     on_finish: FinishCallback | None = None,
     on_plan: PlanCallback | None = None,
 ) -> list[RunResult | DivergedError]:
     """Train runs that differ only in seed; one result (or DivergedError) per spec, in order.
 
-    With `batch` false, or for an architecture that cannot be batched, the runs go one at a
-    time through `train`. A member whose loss becomes NaN or infinite gets a DivergedError at the
-    step it would have stopped at alone; the other members go on unaffected.
+    `batch`: True batches when the architecture runs under vmap and a short timing probe does
+    not find the batched step slower (`batch_slower_reason`); "always" skips the probe; False
+    trains one run at a time through `train`. Either way each result is the same run, up to
+    floating-point summation order. A member whose loss becomes NaN or infinite gets a
+    DivergedError at the step it would have stopped at alone; the other members go on
+    unaffected.
 
     `train_seconds` of a batched member is the ensemble's training time divided by the number of
     members: what the run cost, not how long it took. Likewise its `joules_measured` (and each
@@ -153,6 +217,8 @@ def train_seeds(
         reason = "a single seed"
     if reason is None:
         reason = batch_unsupported_reason(specs[0], data)
+    if reason is None and batch != "always":
+        reason = batch_slower_reason(specs[0], data, members=len(specs))
     if on_plan is not None:
         on_plan(reason)
     if reason is not None:

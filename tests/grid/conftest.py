@@ -20,6 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY_TRAIN = {"epochs": 1, "width": 16, "limit_train": 200, "limit_test": 100}
 
 
+@pytest.fixture(autouse=True)
+def _batch_without_timing_probe(monkeypatch):
+    """Groups here are batched whenever they can be: the speed probe's verdict depends on the
+    machine's load, and these tests check what batching stores, not whether it pays."""
+    monkeypatch.setenv("MINACTION_BATCH_PROBE", "0")
+
+
 def toml_value(value) -> str:
     if isinstance(value, str):
         return f'"{value}"'
