@@ -310,16 +310,33 @@ class Store:
             if readonly:
                 self._check_schema()
             else:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.execute("PRAGMA synchronous = FULL")
-                self._db.execute("PRAGMA foreign_keys = ON")
-                self._create_or_check_schema()
+                self._open_for_writing(timeout)
         except sqlite3.DatabaseError as err:
             self._db.close()
             raise StoreError(f"{self.path} is not a readable minaction database: {err}") from None
         except BaseException:
             self._db.close()
             raise
+
+    def _open_for_writing(self, timeout: float) -> None:
+        """Switch to WAL and create or check the schema, retrying while another process holds
+        the lock: two commands opening a new file at once both want it, and the switch to WAL
+        can answer "locked" at once instead of waiting out the busy timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = FULL")
+                self._db.execute("PRAGMA foreign_keys = ON")
+                self._create_or_check_schema()
+                return
+            except sqlite3.OperationalError as err:
+                busy = "locked" in str(err) or "busy" in str(err)
+                if not busy or time.monotonic() > deadline:
+                    raise
+                if self._db.in_transaction:
+                    self._db.rollback()
+                time.sleep(0.05)
 
     def close(self) -> None:
         self._db.close()
