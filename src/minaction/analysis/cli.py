@@ -17,6 +17,7 @@ from minaction.analysis.efficiency import (
     DEFAULT_TARGET_FRACTION,
     MEASURES,
 )
+from minaction.analysis.format import efficiency_rows, number, p_value
 
 
 def add_analysis_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -186,8 +187,8 @@ def format_anova(table) -> str:
 
     headers = ["term", "SS", "df", "F", "p", "partial η²"]
     rows = [
-        [_label(t.name), f"{t.sum_sq:.4g}", str(t.df), _number(t.f_value, ".3f"),
-         format_p(t.p_value), _number(t.partial_eta_sq, ".3f")]
+        [_label(t.name), f"{t.sum_sq:.4g}", str(t.df), number(t.f_value, ".3f"),
+         p_value(t.p_value), number(t.partial_eta_sq, ".3f")]
         for t in table.terms
     ]  # fmt: skip
     rows.append(["residual", f"{table.residual_sum_sq:.4g}", str(table.residual_df), "", "", ""])
@@ -231,35 +232,10 @@ def format_efficiency(dataset) -> str:
     )
     headers = ["architecture", "kind", "reached", "final acc", "epochs", "seconds", "J (train)"]
     headers += [f"gain {m}" for m in MEASURES]
-    gains = {(g.model, g.measure): g for g in dataset.gains}
-    rows = []
-    for cost in dataset.costs:
-        row = [cost.model, "energy-first" if cost.energy_first else "conventional",
-               f"{cost.reached}/{len(cost.runs)}", f"{cost.final_accuracy:.4f}",
-               _number(cost.epochs, ".2f"), _number(cost.seconds, ".3g"),
-               _number(cost.joules, ".3g")]  # fmt: skip
-        for measure in MEASURES:
-            gain = gains.get((cost.model, measure))
-            if dataset.baselines.get(measure) == cost.model:
-                row.append("baseline")
-            else:
-                row.append(format_gain(gain) if gain else "n/a")
-        rows.append(row)
+    rows = efficiency_rows(dataset)
     lines = [title, _indent(format_table(headers, rows))]
     lines += [f"    note: {note}" for note in dataset.notes]
     return "\n".join(lines)
-
-
-def format_gain(gain) -> str:
-    if not math.isfinite(gain.gain):
-        return "n/a"
-    return f"{gain.gain:+.1%} [{gain.low:+.1%}, {gain.high:+.1%}]"
-
-
-def format_p(p: float) -> str:
-    if not math.isfinite(p):
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _interval(interval, spec: str, scale: float = 1.0) -> str:
@@ -267,10 +243,6 @@ def _interval(interval, spec: str, scale: float = 1.0) -> str:
         return "n/a"
     mean, low, high = (scale * v for v in (interval.mean, interval.low, interval.high))
     return f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
-
-
-def _number(value: float, spec: str) -> str:
-    return f"{value:{spec}}" if math.isfinite(value) else "n/a"
 
 
 def _label(name: str) -> str:

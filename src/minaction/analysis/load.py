@@ -24,9 +24,9 @@ SQLite: the `runs` table (the columns above, spec, energy_per_site and versions 
 membership and provenance, `grids`, `grid_runs` and `schema_version`. The file is opened
 read-only, so a grid may keep writing to it while it is analysed.
 
-NOTE: the schema is read with plain SQLite rather than through minaction.grid.store.Store, whose
-connection sets WAL mode and creates tables (writes); a change of the store's schema has to be
-mirrored here, and a newer schema version is logged as a warning.
+NOTE: the tables are read with plain SQLite rather than through minaction.grid.store.Store,
+whose writable connection sets WAL mode and creates tables; the column names come from the
+store module, and a newer schema version is logged as a warning.
 """
 
 from __future__ import annotations
@@ -44,28 +44,15 @@ import pandas as pd
 
 from minaction.analysis.errors import ResultsFileError
 
+# The store's own names for its statuses, factors and metric columns, and the newest schema
+# version it writes: one definition, so a schema change reaches this reader too.
+from minaction.grid.store import FACTOR_COLUMNS, SCHEMA_VERSION, STATUSES
+from minaction.grid.store import METRICS as METRIC_COLUMNS
+
 log = logging.getLogger(__name__)
 
-STATUSES = ("pending", "running", "completed", "failed", "diverged")
-FACTOR_COLUMNS = ("model", "dataset", "lam", "seed")
-METRIC_COLUMNS = (
-    "accuracy",
-    "energy",
-    "active_fraction",
-    "macs_dense",
-    "macs_effective",
-    "synops",
-    "joules_estimate",
-    "joules_dense_estimate",
-    "weight_density",
-    "n_params",
-    "train_seconds",
-    "epochs",
-    "joules_measured",  # schema version 2
-)
 RUNS_TABLE = "runs"
 HISTORY_TABLE = "history"
-SCHEMA_VERSION = 2  # of the grid's store (minaction.grid.store), the one this reader knows
 
 
 def load_runs(db_path: str | Path, grid: str | None = None) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from minaction.analysis.analyze import FACTORS, REFERENCE_FINDINGS, Analysis, usable_runs
 from minaction.analysis.efficiency import ENERGY_FIRST, MEASURES, TRAINING_PASS_FACTOR
+from minaction.analysis.format import efficiency_rows, number, p_value
 from minaction.analysis.stats import mean_interval
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ def _summary_section(analysis: Analysis) -> str:
     measured_anova = "not estimable from these runs"
     if arch or inter:
         measured_anova = "; ".join(
-            f"{_e(name)}: partial η² = {_num(v['partial_eta_sq'], '.3f')}, p {_p(v['p'])}"
+            f"{_e(name)}: partial η² = {number(v['partial_eta_sq'], '.3f')}, "
+            f"p {_e(p_value(v['p']))}"
             for name, v in anova.items()
         )
     sweep = findings.get("sweep", [])
@@ -184,8 +186,8 @@ def _anova_section(analysis: Analysis, runs: pd.DataFrame, colors: Mapping[str, 
         ss_name = "II" if table.ss_type == 2 else "III"
         headers = ["term", "sum of squares", "df", "F", "p", "partial η²"]
         rows = [
-            [_e(_label(t.name)), f"{t.sum_sq:.4g}", str(t.df), _num(t.f_value, ".2f"),
-             _p(t.p_value), _num(t.partial_eta_sq, ".3f")]
+            [_e(_label(t.name)), f"{t.sum_sq:.4g}", str(t.df), number(t.f_value, ".2f"),
+             _e(p_value(t.p_value)), number(t.partial_eta_sq, ".3f")]
             for t in table.terms
         ]  # fmt: skip
         rows.append(["residual", f"{table.residual_sum_sq:.4g}", str(table.residual_df), "", "",
@@ -232,7 +234,7 @@ def _sweep_section(analysis: Analysis, colors: Mapping[str, str]) -> str:
                 f"{change.mean:+.2f} [{change.low:+.2f}, {change.high:+.2f}]",
                 _iv(row.energy, ".3g"),
                 _iv(row.energy_ratio_interval, ".3g") if row.energy_ratio_interval
-                else _num(row.energy_ratio, ".3g"),
+                else number(row.energy_ratio, ".3g"),
                 _iv(row.active_fraction, ".3f"), _iv(row.macs_effective, ".4g"),
                 _iv(row.joules, ".3g", 1e6),
                 _e(", ".join(f"{n} {s}" for s, n in left_out.items())) or "",
@@ -274,22 +276,9 @@ def _efficiency_section(analysis: Analysis, colors: Mapping[str, str]) -> str:
                "epochs", "seconds", "J (train)", *(f"gain: {m}" for m in MEASURES)]  # fmt: skip
     rows = []
     for dataset in efficiency.datasets:
-        gains = {(g.model, g.measure): g for g in dataset.gains}
-        for cost in dataset.costs:
-            row = [_e(dataset.modality), _e(dataset.dataset), f"{dataset.target:.4f}",
-                   _e(cost.model), "energy-first" if cost.energy_first else "conventional",
-                   f"{cost.reached}/{len(cost.runs)}", f"{cost.final_accuracy:.4f}",
-                   _num(cost.epochs, ".2f"), _num(cost.seconds, ".3g"),
-                   _num(cost.joules, ".3g")]  # fmt: skip
-            for measure in MEASURES:
-                gain = gains.get((cost.model, measure))
-                if dataset.baselines.get(measure) == cost.model:
-                    row.append("baseline")
-                elif gain is not None and math.isfinite(gain.gain):
-                    row.append(f"{gain.gain:+.1%} [{gain.low:+.1%}, {gain.high:+.1%}]")
-                else:
-                    row.append("n/a")
-            rows.append(row)
+        for cells in efficiency_rows(dataset):
+            rows.append([_e(dataset.modality), _e(dataset.dataset), f"{dataset.target:.4f}",
+                         *(_e(cell) for cell in cells)])  # fmt: skip
     parts.append(_table(headers, rows))
     notes = [f"{d.dataset}: {n}" for d in efficiency.datasets for n in d.notes]
     notes += list(efficiency.notes)
@@ -572,16 +561,6 @@ def _iv(interval, spec: str, scale: float = 1.0) -> str:
         return "n/a"
     mean, low, high = (scale * v for v in (interval.mean, interval.low, interval.high))
     return f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
-
-
-def _num(value: float, spec: str) -> str:
-    return f"{value:{spec}}" if value is not None and math.isfinite(value) else "n/a"
-
-
-def _p(p: float) -> str:
-    if p is None or not math.isfinite(p):
-        return "n/a"
-    return "&lt; 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _fmt_level(value: Any) -> str:
