@@ -40,47 +40,35 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def lam_value(text: str) -> float:
-    """argparse type for λ: a finite non-negative number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"λ must be a non-negative number such as 1e-3, got {text!r}"
-        ) from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"λ must be a finite non-negative number, got {text!r}")
-    return value
+def number_type(
+    cast: Callable[[str], float],
+    accepts: Callable[[float], bool],
+    expected: str,
+    unparsable: str | None = None,
+) -> Callable[[str], float]:
+    """An argparse `type`: `cast(text)`, accepted when finite and `accepts(value)`.
+
+    A rejected value gets "`expected`, got 'TEXT'"; text that does not parse gets `unparsable`
+    in its place when given, so a message can show an example of what is accepted.
+    """
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{unparsable or expected}, got {text!r}") from None
+        if not (math.isfinite(value) and accepts(value)):
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+lam_value = number_type(float, lambda v: v >= 0, "λ must be a finite non-negative number",
+                        unparsable="λ must be a non-negative number such as 1e-3")  # fmt: skip
+positive_int = number_type(int, lambda v: v >= 1, "expected a positive integer")
+non_negative_int = number_type(int, lambda v: v >= 0, "expected an integer ≥ 0")
+positive_float = number_type(float, lambda v: v > 0, "expected a positive number")
 
 
 def _add_run_options(parser: argparse.ArgumentParser, default_epochs: int) -> None:

@@ -18,6 +18,7 @@ from minaction.analysis.efficiency import (
     MEASURES,
 )
 from minaction.analysis.format import efficiency_rows, number, p_value
+from minaction.cli import number_type
 
 
 def add_analysis_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -76,14 +77,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= 1):
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
+_fraction = number_type(float, lambda v: 0 < v <= 1, "expected a number in (0, 1]")
 
 
 def _run_analysis(args: argparse.Namespace):

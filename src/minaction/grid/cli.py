@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
+from minaction.cli import number_type
 from minaction.grid.store import STATUSES
 
 FACTOR_LABELS = {"model": "architecture", "dataset": "dataset", "lam": "λ"}
@@ -66,14 +66,7 @@ def add_grid_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_grid_export)
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text!r}")
-    return value
+_non_negative_float = number_type(float, lambda v: v >= 0, "expected a number ≥ 0")
 
 
 def cmd_grid_run(args: argparse.Namespace) -> int:
