@@ -251,6 +251,7 @@ def _train_batched(
     diverged: dict[int, DivergedError] = {}
     histories: list[list[dict]] = [[] for _ in specs]
     evaluations: list = [None] * members
+    trained: list[torch.nn.Module | None] = [None] * members  # each member, as last evaluated
     train_seconds = 0.0
     n_train = len(data.y_train)
     counters = EnergyCounters()
@@ -282,7 +283,7 @@ def _train_batched(
             for m in range(members):
                 if m in diverged:
                     continue
-                model = step.member_model(m)
+                model = trained[m] = step.member_model(m)
                 with EnergyMeter(model, norm=spec.norm) as meter:
                     evaluations[m] = evaluate(model, meter, data.x_test, data.y_test)
                 entry = {
@@ -309,7 +310,7 @@ def _train_batched(
         if m in diverged:
             results.append(diverged[m])
             continue
-        model = step.member_model(m)
+        model = trained[m]  # no step has changed it since its last evaluation
         if on_finish is not None:
             on_finish(m, model)
         results.append(
