@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
-from minaction.data import Dataset, load_dataset
+from minaction.data import Dataset
 from minaction.energy.measured import EnergyCounters
 from minaction.energy.meter import EnergyMeter
 from minaction.errors import ConfigError, DivergedError
 from minaction.models import build_model
-from minaction.train import RunResult, RunSpec, evaluate, final_result, train
+from minaction.train import RunResult, RunSpec, evaluate, final_result, load_run_data, train
 
 log = logging.getLogger(__name__)
 
@@ -209,9 +209,7 @@ def train_seeds(
     """
     specs = _same_cell(specs)
     if data is None:
-        first = specs[0]
-        data = load_dataset(first.dataset, data_dir=data_dir, limit_train=first.limit_train,
-                            limit_test=first.limit_test)  # fmt: skip
+        data = load_run_data(specs[0], data_dir)
     reason = None if batch else "batching turned off"
     if reason is None and len(specs) == 1:
         reason = "a single seed"

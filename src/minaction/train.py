@@ -215,6 +215,13 @@ def weight_density(model: torch.nn.Module) -> float:
     return nonzero / total if total else 0.0
 
 
+def load_run_data(spec: RunSpec, data_dir: str | None = None) -> Dataset:
+    """The dataset a run trains on: its registered dataset, cut to the run's limits."""
+    return load_dataset(
+        spec.dataset, data_dir=data_dir, limit_train=spec.limit_train, limit_test=spec.limit_test
+    )
+
+
 EpochCallback = Callable[[dict], None]
 
 
@@ -242,12 +249,7 @@ def train(
     """
     spec = spec.validate().resolved()
     if data is None:
-        data = load_dataset(
-            spec.dataset,
-            data_dir=data_dir,
-            limit_train=spec.limit_train,
-            limit_test=spec.limit_test,
-        )
+        data = load_run_data(spec, data_dir)
 
     torch.manual_seed(spec.seed)
     model = build_model(spec.model, data.info, width=spec.width, depth=spec.depth)

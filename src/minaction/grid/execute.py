@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 from minaction.batched import train_seeds
-from minaction.data import Dataset, load_dataset
+from minaction.data import Dataset
 from minaction.errors import DivergedError
 from minaction.grid.store import Outcome
-from minaction.train import RunSpec, train
+from minaction.train import RunSpec, load_run_data, train
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,7 @@ def cached_dataset(spec: RunSpec, data_dir: str | Path | None = None) -> Dataset
     if key in _DATA_CACHE:
         _DATA_CACHE.move_to_end(key)
         return _DATA_CACHE[key]
-    data = load_dataset(
-        spec.dataset, data_dir=data_dir, limit_train=spec.limit_train, limit_test=spec.limit_test
-    )
+    data = load_run_data(spec, data_dir)
     _DATA_CACHE[key] = data
     while len(_DATA_CACHE) > _DATA_CACHE_SIZE:
         _DATA_CACHE.popitem(last=False)
