@@ -167,3 +167,46 @@ def test_activity_not_tracked_is_an_error_not_a_zero():
         net(X)
         with pytest.raises(RuntimeError, match="not tracked"):
             meter.active_fraction()
+
+
+class InPlaceAfterSite(nn.Module):
+    """A site whose output a later operation changes in place."""
+
+    def __init__(self):
+        super().__init__()
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        a = self.act(x)
+        a.mul_(2.0)
+        return a
+
+
+def test_site_output_changed_in_place_is_an_error_not_a_wrong_energy():
+    # E is read from the site's outputs when asked for, so a later in-place change would be
+    # counted; the meter refuses instead and names the fix.
+    net = InPlaceAfterSite()
+    with EnergyMeter(net) as meter:
+        with torch.no_grad():
+            net(X)
+        with pytest.raises(RuntimeError, match="modified in place.*out of place"):
+            meter.energy()
+        with pytest.raises(RuntimeError, match="modified in place"):
+            meter.per_site()
+
+
+def test_scalar_energy_is_the_batch_mean_of_the_per_sample_energy():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 4), nn.Tanh(), nn.Linear(4, 2))
+    x = torch.randn(9, 5)
+    relu = net[1](net[0](x))
+    tanh = net[3](net[2](relu))
+    for norm in ("l2", "l1"):
+        if norm == "l2":
+            oracle = (relu.pow(2).sum(1) + tanh.pow(2).sum(1)).mean()
+        else:
+            oracle = (relu.abs().sum(1) + tanh.abs().sum(1)).mean()
+        with EnergyMeter(net, norm=norm) as meter:
+            net(x)
+            assert meter.energy().item() == pytest.approx(oracle.item(), rel=1e-6)
+            assert meter.per_sample_energy().mean().item() == pytest.approx(oracle.item(), rel=1e-6)

@@ -105,11 +105,12 @@ def _first_tensor(output: object) -> torch.Tensor | None:
 
 @dataclass
 class _SiteState:
-    energy: torch.Tensor | None = None  # (B,) per-sample sum, differentiable
+    # The site's outputs in the last pass, one per call, with each tensor's version counter when
+    # it was recorded. E is computed from them only when asked for, so a meter whose energy is
+    # not read costs a hook call and a list append per site call.
+    outputs: list[tuple[torch.Tensor, int]] = field(default_factory=list)
     active: int = 0
     elements: int = 0
-    calls: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 class EnergyMeter:
@@ -180,34 +181,45 @@ class EnergyMeter:
             activation = _first_tensor(output)
             if activation is None or activation.dim() == 0:
                 return
-            flat = activation.reshape(activation.shape[0], -1)  # (B, elements per sample)
-            if self.norm == "l2":
-                per_sample = (flat * flat).sum(dim=1)
-            else:
-                per_sample = flat.abs().sum(dim=1)
             state = self._state[name]
-            state.energy = per_sample if state.energy is None else state.energy + per_sample
-            state.calls += 1
+            state.outputs.append((activation, activation._version))
             if self.track_activity:
                 with torch.no_grad():
-                    state.active += int((flat.abs() > self.active_threshold).sum())
-                state.elements += flat.numel()
+                    state.active += int((activation.abs() > self.active_threshold).sum())
+                state.elements += activation.numel()
 
         return hook
+
+    def _outputs(self, state: _SiteState) -> list[torch.Tensor]:
+        for activation, version in state.outputs:
+            if activation._version != version:
+                raise RuntimeError(
+                    "an energy site's output was modified in place after the site ran; "
+                    "E would read the modified values: make the later operation out of place "
+                    "(for example nn.ReLU() instead of nn.ReLU(inplace=True))"
+                )
+        return [activation for activation, _ in state.outputs]
+
+    def _site_per_sample(self, state: _SiteState) -> torch.Tensor | None:
+        total = None
+        for activation in self._outputs(state):
+            flat = activation.reshape(activation.shape[0], -1)  # (B, elements per sample)
+            per_sample = (flat * flat).sum(dim=1) if self.norm == "l2" else flat.abs().sum(dim=1)
+            total = per_sample if total is None else total + per_sample
+        return total
 
     # -- results of the last forward pass ------------------------------------------------------
 
     def reset(self) -> None:
         """Forget the last pass. Called automatically when the model's forward starts."""
         for state in self._state.values():
-            state.energy = None
+            state.outputs = []
             state.active = 0
             state.elements = 0
-            state.calls = 0
 
     def per_sample_energy(self) -> torch.Tensor:
         """(B,) energy of each sample of the last pass, summed over sites; differentiable."""
-        per_site = [s.energy for s in self._state.values() if s.energy is not None]
+        per_site = [self._site_per_sample(s) for s in self._state.values() if s.outputs]
         if not per_site:
             raise RuntimeError("no forward pass measured yet: call the model first")
         total = per_site[0]
@@ -216,16 +228,28 @@ class EnergyMeter:
         return total
 
     def energy(self) -> torch.Tensor:
-        """Differentiable scalar E: per-sample sum over sites and elements, mean over the batch."""
-        return self.per_sample_energy().mean()
+        """Differentiable scalar E: per-sample sum over sites and elements, mean over the batch.
+
+        Computed as the sum over all elements divided by the batch size, which is the batch mean
+        of the per-sample sums up to floating-point summation order, in fewer operations.
+        """
+        outputs = [a for s in self._state.values() if s.outputs for a in self._outputs(s)]
+        if not outputs:
+            raise RuntimeError("no forward pass measured yet: call the model first")
+        total = None
+        for activation in outputs:
+            site = activation.square().sum() if self.norm == "l2" else activation.abs().sum()
+            total = site if total is None else total + site
+        return total / outputs[0].shape[0]
 
     def per_site(self) -> dict[str, float]:
         """Site name → that site's share of E (batch mean), as floats. Sites that did not run in
         the last pass are 0."""
-        return {
-            name: float(s.energy.detach().mean()) if s.energy is not None else 0.0
-            for name, s in self._state.items()
-        }
+        result = {}
+        for name, state in self._state.items():
+            per_sample = self._site_per_sample(state)
+            result[name] = float(per_sample.detach().mean()) if per_sample is not None else 0.0
+        return result
 
     def active_counts(self) -> tuple[int, int]:
         """(active elements, all elements) over every site of the last pass."""
