@@ -1,10 +1,20 @@
 """Seeds trained as one batched ensemble are the runs they would have been alone."""
 
+import logging
+
 import pytest
 import torch
+from torch import nn
 
 from minaction import DivergedError, RunSpec
-from minaction.batched import batch_slower_reason, batch_unsupported_reason, train_seeds
+from minaction.batched import (
+    _build_members,
+    _fold_unsupported_reason,
+    _make_step,
+    batch_slower_reason,
+    batch_unsupported_reason,
+    train_seeds,
+)
 from minaction.data import load_dataset
 from minaction.errors import ConfigError
 from minaction.models import model_entry, model_names
@@ -124,3 +134,80 @@ def test_on_plan_says_whether_the_seeds_were_batched(digits):
     train_seeds(specs, data=digits, batch=False, on_plan=plans.append)
     train_seeds(specs[:1], data=digits, on_plan=plans.append)
     assert plans == [None, "batching turned off", "a single seed"]
+
+
+def test_mlp_and_cnn_run_folded_and_the_rest_under_vmap(digits):
+    expected = {"mlp": "folded", "cnn": "folded", "lagrangian": "vmap", "bimodal": "vmap"}
+    for name, layout in expected.items():
+        cell = {**CELL, "model": name, "width": None}
+        specs = [RunSpec(seed=s, **cell).resolved() for s in (0, 1)]
+        step = _make_step(_build_members(specs, digits), specs[0], digits.x_train)
+        assert step.layout == layout, name
+        step.close()
+
+
+def test_folded_and_vmap_layouts_train_the_same_members(digits, monkeypatch, caplog):
+    specs = [RunSpec(seed=s, **{**CELL, "epochs": 1}) for s in (0, 1)]
+    folded, vmapped = {}, {}
+    with caplog.at_level(logging.INFO, logger="minaction.batched"):
+        train_seeds(specs, data=digits, batch="always", on_finish=_collect(folded))
+    assert "in the folded layout" in caplog.text
+    monkeypatch.setattr("minaction.batched._fold_unsupported_reason", lambda model: "forced")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="minaction.batched"):
+        train_seeds(specs, data=digits, batch="always", on_finish=_collect(vmapped))
+    assert "in the vmap layout" in caplog.text
+    for m in (0, 1):
+        for name, value in folded[m].state_dict().items():
+            torch.testing.assert_close(value, vmapped[m].state_dict()[name], rtol=1e-4, atol=1e-5)
+
+
+class _Obstacle(nn.Module):
+    def __init__(self, extra: nn.Module):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.extra = extra
+
+    def forward(self, x):
+        return self.extra(self.fc(x))
+
+
+class _OwnParameter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.scale = nn.Parameter(torch.ones(3))
+
+    def forward(self, x):
+        return self.fc(x) * self.scale
+
+
+def test_fold_check_names_what_stands_in_the_way():
+    assert _fold_unsupported_reason(_Obstacle(nn.ReLU())) is None
+    assert "draws random numbers" in _fold_unsupported_reason(_Obstacle(nn.Dropout(0.1)))
+    assert "buffers" in _fold_unsupported_reason(_Obstacle(nn.BatchNorm1d(3)))
+    assert "with parameters" in _fold_unsupported_reason(_Obstacle(nn.LayerNorm(3)))
+    assert "holds parameters of its own" in _fold_unsupported_reason(_OwnParameter())
+
+
+class _BatchCentre(nn.Module):
+    """Parameter-free but mixes samples: subtracts the batch mean."""
+
+    def forward(self, x):
+        return x - x.mean(dim=0, keepdim=True)
+
+
+def test_a_module_that_mixes_samples_is_caught_and_runs_under_vmap():
+    torch.manual_seed(0)
+    models = [_Obstacle(nn.Sequential(_BatchCentre(), nn.ReLU())) for _ in range(3)]
+    assert _fold_unsupported_reason(models[0]) is None  # the structure alone cannot tell
+    spec = RunSpec(seed=0, **CELL).resolved()
+    x = torch.randn(12, 4)
+    step = _make_step(models, spec, x)
+    assert step.layout == "vmap"
+    # And under vmap each member centres its own batch, as it would alone.
+    xs = torch.randn(3, 5, 4)
+    logits, _ = step._forward(step.params, step.buffers, xs)
+    for m, model in enumerate(models):
+        torch.testing.assert_close(logits[m], model(xs[m]))
+    step.close()

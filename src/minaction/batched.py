@@ -2,15 +2,20 @@
 
     results = train_seeds([RunSpec(..., seed=s) for s in range(10)])
 
-The members' parameters are stacked (`torch.func.stack_module_state`) and one vmapped forward and
-backward pass trains them all. Each member is still the run it would have been alone: its model
+The members' parameters are stacked (`torch.func.stack_module_state`) and one forward and backward
+pass trains them all. Models built from linear and convolution layers and parameter-free modules
+(the mlp and the cnn on images) run *folded*: the members' batches are laid end to end on the
+batch axis, each linear layer is one batched matrix product over the stacked weights and each
+convolution one call per member, and everything else sees one large batch. Any other model runs
+under `torch.func.vmap`. Each member is still the run it would have been alone: its model
 is initialised from its own seed, its batches come from its own data order, and Adam, being
 elementwise, keeps a separate state for every member's entries. The loss is the sum of the
 members' losses, so each member's gradient is exactly its own. Only floating-point summation
 order differs (batched matrix products), which is why the equivalence test uses a tolerance.
 
 Architectures that cannot run under vmap (random ops inside the forward pass, in-place state)
-fall back to one run at a time; `batch_unsupported_reason` says why.
+fall back to one run at a time; `batch_unsupported_reason` says why. The folded layout is used
+only after a check that it reproduces every member's own logits; otherwise vmap takes over.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from minaction.data import Dataset
@@ -74,7 +80,7 @@ def batch_unsupported_reason(spec: RunSpec, data: Dataset) -> str | None:
         return "the action term of the objective is not batched"
     models = _build_members([replace(spec, seed=0), replace(spec, seed=1)], data)
     try:
-        step = _BatchedStep(models, spec)
+        step = _make_step(models, spec, data.x_train)
         x = torch.stack([data.x_train[:2], data.x_train[:2]])
         y = torch.stack([data.y_train[:2], data.y_train[:2]])
         step.losses(x, y).sum().backward()
@@ -110,8 +116,8 @@ def batch_slower_reason(spec: RunSpec, data: Dataset, members: int, steps: int =
         return (time.perf_counter() - started) / steps
 
     models = _build_members([replace(spec, seed=i) for i in range(members)], data)
-    batched = _BatchedStep(models, spec)
-    batched_opt = torch.optim.Adam(batched.params.values(), lr=spec.lr)
+    batched = _make_step(models, spec, data.x_train)
+    batched_opt = torch.optim.Adam(batched.params.values(), lr=spec.lr, fused=True)
     xs, ys = x.expand(members, *x.shape), y.expand(members, *y.shape)
 
     def batched_step():
@@ -120,7 +126,7 @@ def batch_slower_reason(spec: RunSpec, data: Dataset, members: int, steps: int =
         batched_opt.step()
 
     single = models[0]
-    single_opt = torch.optim.Adam(single.parameters(), lr=spec.lr)
+    single_opt = torch.optim.Adam(single.parameters(), lr=spec.lr, fused=True)
 
     def single_steps():
         with EnergyMeter(single, norm=spec.norm, track_activity=False) as meter:
@@ -145,6 +151,8 @@ def batch_slower_reason(spec: RunSpec, data: Dataset, members: int, steps: int =
 
 class _BatchedStep:
     """Stacked parameters of the members and the vmapped loss over them."""
+
+    layout = "vmap"
 
     def __init__(self, models: list[torch.nn.Module], spec: RunSpec):
         self.spec = spec
@@ -180,6 +188,157 @@ class _BatchedStep:
 
     def close(self) -> None:
         self.meter.remove()
+
+
+_CONV_FUNCTIONS = {nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d, nn.Conv3d: F.conv3d}
+
+
+def _fold_unsupported_reason(model: nn.Module) -> str | None:
+    """None when every leaf of `model` is a linear or convolution layer or a parameter-free module
+    other than dropout, and no module holds a buffer; else the first obstacle.
+
+    A parameter-free module could still mix samples (a normalisation over the batch, say); the
+    check in `_make_step` that the folded logits equal each member's own catches that."""
+    if next(model.buffers(), None) is not None:
+        return "the model has buffers"
+    for name, module in model.named_modules():
+        if next(module.children(), None) is not None:
+            if next(module.parameters(recurse=False), None) is not None:
+                return f"{name} holds parameters of its own"
+            continue
+        if type(module) in (nn.Linear, *_CONV_FUNCTIONS):
+            if type(module) is not nn.Linear and module.padding_mode != "zeros":
+                return f"{name} pads with {module.padding_mode!r}"
+            continue
+        if next(module.parameters(), None) is not None:
+            return f"{name} is a {type(module).__name__} with parameters"
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            return f"{name} draws random numbers"
+    return None
+
+
+class _FoldedLinear(nn.Module):
+    """nn.Linear of every member at once: (M·B, ..., in) → (M·B, ..., out), one bmm.
+
+    The stacked weight is kept transposed, (M, in, out), so that its gradient comes out of the
+    batched product in the parameter's own layout and needs no copy."""
+
+    def __init__(self, weight_t: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__()
+        self.weight_t, self.bias = weight_t, bias  # (M, in, out), (M, out): stacked leaves
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        members, out_features = self.weight_t.shape[0], self.weight_t.shape[2]
+        flat = x.reshape(members, -1, x.shape[-1])  # each member's rows, end to end
+        if self.bias is None:
+            y = torch.bmm(flat, self.weight_t)
+        else:
+            y = torch.baddbmm(self.bias.unsqueeze(1), flat, self.weight_t)
+        return y.reshape(*x.shape[:-1], out_features)
+
+
+class _FoldedConv(nn.Module):
+    """A convolution of every member at once: one call per member on its share of the batch.
+
+    A grouped convolution over the members was measured slower on CPU than these calls."""
+
+    def __init__(self, conv: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__()
+        self.function = _CONV_FUNCTIONS[type(conv)]
+        self.options = dict(
+            stride=conv.stride, padding=conv.padding, dilation=conv.dilation, groups=conv.groups
+        )
+        self.weight, self.bias = weight, bias  # (M, out, in / groups, *kernel), (M, out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        chunks = x.chunk(self.weight.shape[0])
+        return torch.cat(
+            [
+                self.function(
+                    chunk,
+                    self.weight[m],
+                    None if self.bias is None else self.bias[m],
+                    **self.options,
+                )
+                for m, chunk in enumerate(chunks)
+            ]
+        )
+
+
+class _FoldedStep:
+    """Stacked parameters and the members' losses with their batches folded into one."""
+
+    layout = "folded"
+
+    def __init__(self, models: list[torch.nn.Module], spec: RunSpec):
+        self.spec = spec
+        self.members = len(models)
+        self._pristine = copy.deepcopy(models[0])  # without hooks, for member_model()
+        self.params, self.buffers = stack_module_state(models)  # name → (M, ...) leaf tensors
+        self.template = copy.deepcopy(models[0])
+        self._transposed: set[str] = set()  # stacked linear weights, kept as (M, in, out)
+        for name, module in list(self.template.named_modules()):
+            if type(module) not in (nn.Linear, *_CONV_FUNCTIONS):
+                continue
+            weight, bias = f"{name}.weight", self.params.get(f"{name}.bias")
+            if type(module) is nn.Linear:
+                stacked = self.params[weight].detach().transpose(1, 2).contiguous()
+                self.params[weight] = stacked.requires_grad_()
+                self._transposed.add(weight)
+                folded = _FoldedLinear(self.params[weight], bias)
+            else:
+                folded = _FoldedConv(module, self.params[weight], bias)
+            parent, _, attribute = name.rpartition(".")
+            setattr(self.template.get_submodule(parent), attribute, folded)
+        self.meter = EnergyMeter(self.template, norm=spec.norm, track_activity=False)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(M, B, C) logits of each member on its own batch x: (M, B, ...)."""
+        members, batch = x.shape[:2]
+        return self.template(x.reshape(members * batch, *x.shape[2:])).view(members, batch, -1)
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits = self.logits(x)
+        members, batch, classes = logits.shape
+        ce = F.cross_entropy(logits.reshape(-1, classes), y.reshape(-1), reduction="none")
+        ce = ce.view(members, batch).mean(dim=1)  # (M,)
+        with torch.set_grad_enabled(bool(self.spec.lam)):  # at λ = 0, E is only recorded
+            energy = self.meter.per_sample_energy().view(members, batch).mean(dim=1)
+        self.meter.reset()
+        self.last_ce, self.last_energy = ce.detach(), energy.detach()
+        return ce + self.spec.lam * energy if self.spec.lam else ce
+
+    def member_model(self, index: int) -> torch.nn.Module:
+        model = copy.deepcopy(self._pristine)
+        with torch.no_grad():
+            for name, value in self.params.items():
+                member = value[index].T if name in self._transposed else value[index]
+                model.get_parameter(name).copy_(member)
+        return model
+
+    close = _BatchedStep.close
+
+
+def _make_step(models: list[torch.nn.Module], spec: RunSpec, inputs: torch.Tensor):
+    """The folded step where the model allows it and reproduces each member's logits on samples
+    of `inputs` (training inputs, (N, ...)), else the vmapped one."""
+    reason = _fold_unsupported_reason(models[0])
+    if reason is None:
+        step = _FoldedStep(models, spec)
+        index = torch.arange(2 * len(models)) % len(inputs)  # two samples a member
+        x = inputs[index].view(len(models), 2, *inputs.shape[1:])
+        try:
+            with torch.no_grad():
+                together = step.logits(x)
+                alone = torch.stack([model(x[m]) for m, model in enumerate(models)])
+            if torch.allclose(together, alone, rtol=1e-4, atol=1e-5):
+                return step
+            reason = "its folded logits differ from the members' own"
+        except Exception as err:  # a forward pass that reads a layer's weight itself, say
+            reason = f"{type(err).__name__}: {err}"
+        step.close()
+    log.debug("%s runs under vmap: %s", spec.model, reason)
+    return _BatchedStep(models, spec)
 
 
 def train_seeds(
@@ -243,8 +402,11 @@ def _train_batched(
 ):
     spec = specs[0]
     members = len(specs)
-    step = _BatchedStep(_build_members(specs, data), spec)
-    optimizer = torch.optim.Adam(step.params.values(), lr=spec.lr, weight_decay=spec.weight_decay)
+    step = _make_step(_build_members(specs, data), spec, data.x_train)
+    log.info("the ensemble of %s runs in the %s layout", spec.model, step.layout)
+    optimizer = torch.optim.Adam(
+        step.params.values(), lr=spec.lr, weight_decay=spec.weight_decay, fused=True
+    )
     orders = [torch.Generator().manual_seed(s.seed) for s in specs]
     diverged: dict[int, DivergedError] = {}
     histories: list[list[dict]] = [[] for _ in specs]
