@@ -189,7 +189,7 @@ def test_site_output_changed_in_place_is_an_error_not_a_wrong_energy():
     with EnergyMeter(net) as meter:
         with torch.no_grad():
             net(X)
-        with pytest.raises(RuntimeError, match="modified in place.*out of place"):
+        with pytest.raises(RuntimeError, match=r"modified in place.*out of place"):
             meter.energy()
         with pytest.raises(RuntimeError, match="modified in place"):
             meter.per_site()
