@@ -185,8 +185,8 @@ class _OwnParameter(nn.Module):
 def test_fold_check_names_what_stands_in_the_way():
     assert _fold_unsupported_reason(_Obstacle(nn.ReLU())) is None
     assert "draws random numbers" in _fold_unsupported_reason(_Obstacle(nn.Dropout(0.1)))
-    assert "buffers" in _fold_unsupported_reason(_Obstacle(nn.BatchNorm1d(3)))
     assert "with parameters" in _fold_unsupported_reason(_Obstacle(nn.LayerNorm(3)))
+    assert "with parameters" in _fold_unsupported_reason(_Obstacle(nn.BatchNorm1d(3)))
     assert "holds parameters of its own" in _fold_unsupported_reason(_OwnParameter())
 
 
@@ -211,3 +211,48 @@ def test_a_module_that_mixes_samples_is_caught_and_runs_under_vmap():
     for m, model in enumerate(models):
         torch.testing.assert_close(logits[m], model(xs[m]))
     step.close()
+
+
+class _Counter(nn.Module):
+    """Parameter-free, but its forward pass changes a buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls += 1
+        return x
+
+
+class _Scale(nn.Module):
+    """Parameter-free, with a constant buffer that may differ between members."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.register_buffer("factor", torch.tensor(factor))
+
+    def forward(self, x):
+        return x * self.factor
+
+
+def test_buffers_fold_only_when_equal_across_members_and_untouched_by_the_forward_pass():
+    spec = RunSpec(seed=0, **CELL).resolved()
+    x = torch.randn(12, 4)
+
+    def members(make_extra):
+        torch.manual_seed(0)
+        return [_Obstacle(nn.Sequential(make_extra(m), nn.ReLU())) for m in range(3)]
+
+    step = _make_step(members(lambda m: _Scale(2.0)), spec, x)
+    assert step.layout == "folded"
+    step.close()
+    step = _make_step(members(lambda m: _Scale(1.0 + m)), spec, x)
+    assert step.layout == "vmap"
+    step.close()
+    built = members(lambda m: _Counter())
+    step = _make_step(built, spec, x)
+    assert step.layout == "vmap"
+    step.close()
+    # The check ran each member's forward pass on a copy: the members are as they were built.
+    assert all(float(model.extra[0].calls) == 0 for model in built)

@@ -193,21 +193,28 @@ class _BatchedStep:
 _CONV_FUNCTIONS = {nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d, nn.Conv3d: F.conv3d}
 
 
+def _foldable_layer(module: nn.Module) -> bool:
+    """A linear or convolution layer, or a subclass that keeps its forward pass."""
+    for kind in (nn.Linear, *_CONV_FUNCTIONS):
+        if isinstance(module, kind) and type(module).forward is kind.forward:
+            return True
+    return False
+
+
 def _fold_unsupported_reason(model: nn.Module) -> str | None:
     """None when every leaf of `model` is a linear or convolution layer or a parameter-free module
-    other than dropout, and no module holds a buffer; else the first obstacle.
+    other than dropout; else the first obstacle.
 
-    A parameter-free module could still mix samples (a normalisation over the batch, say); the
-    check in `_make_step` that the folded logits equal each member's own catches that."""
-    if next(model.buffers(), None) is not None:
-        return "the model has buffers"
+    A parameter-free module could still mix samples (a normalisation over the batch, say), and a
+    buffer could differ between members or change in a forward pass; `_make_step` checks all
+    three on the members themselves before it uses the folded layout."""
     for name, module in model.named_modules():
         if next(module.children(), None) is not None:
             if next(module.parameters(recurse=False), None) is not None:
                 return f"{name} holds parameters of its own"
             continue
-        if type(module) in (nn.Linear, *_CONV_FUNCTIONS):
-            if type(module) is not nn.Linear and module.padding_mode != "zeros":
+        if _foldable_layer(module):
+            if not isinstance(module, nn.Linear) and module.padding_mode != "zeros":
                 return f"{name} pads with {module.padding_mode!r}"
             continue
         if next(module.parameters(), None) is not None:
@@ -244,7 +251,7 @@ class _FoldedConv(nn.Module):
 
     def __init__(self, conv: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
-        self.function = _CONV_FUNCTIONS[type(conv)]
+        self.function = next(f for kind, f in _CONV_FUNCTIONS.items() if isinstance(conv, kind))
         self.options = dict(
             stride=conv.stride, padding=conv.padding, dilation=conv.dilation, groups=conv.groups
         )
@@ -278,10 +285,10 @@ class _FoldedStep:
         self.template = copy.deepcopy(models[0])
         self._transposed: set[str] = set()  # stacked linear weights, kept as (M, in, out)
         for name, module in list(self.template.named_modules()):
-            if type(module) not in (nn.Linear, *_CONV_FUNCTIONS):
+            if not _foldable_layer(module):
                 continue
             weight, bias = f"{name}.weight", self.params.get(f"{name}.bias")
-            if type(module) is nn.Linear:
+            if isinstance(module, nn.Linear):
                 stacked = self.params[weight].detach().transpose(1, 2).contiguous()
                 self.params[weight] = stacked.requires_grad_()
                 self._transposed.add(weight)
@@ -319,6 +326,18 @@ class _FoldedStep:
     close = _BatchedStep.close
 
 
+def _fold_check_reason(step, buffers_before: dict, together, alone) -> str | None:
+    for name, stacked in step.buffers.items():
+        if not bool((stacked == stacked[0]).all()):
+            return f"buffer {name} differs between members"
+    for name, value in step.template.named_buffers():
+        if not torch.equal(value, buffers_before[name]):
+            return f"the forward pass changes buffer {name}"
+    if not torch.allclose(together, alone, rtol=1e-4, atol=1e-5):
+        return "its folded logits differ from the members' own"
+    return None
+
+
 def _make_step(models: list[torch.nn.Module], spec: RunSpec, inputs: torch.Tensor):
     """The folded step where the model allows it and reproduces each member's logits on samples
     of `inputs` (training inputs, (N, ...)), else the vmapped one."""
@@ -327,13 +346,15 @@ def _make_step(models: list[torch.nn.Module], spec: RunSpec, inputs: torch.Tenso
         step = _FoldedStep(models, spec)
         index = torch.arange(2 * len(models)) % len(inputs)  # two samples a member
         x = inputs[index].view(len(models), 2, *inputs.shape[1:])
+        buffers = {name: value.clone() for name, value in step.template.named_buffers()}
         try:
             with torch.no_grad():
                 together = step.logits(x)
-                alone = torch.stack([model(x[m]) for m, model in enumerate(models)])
-            if torch.allclose(together, alone, rtol=1e-4, atol=1e-5):
+                # copies, so that a forward pass that changes a buffer leaves the members as built
+                alone = torch.stack([copy.deepcopy(model)(x[m]) for m, model in enumerate(models)])
+            reason = _fold_check_reason(step, buffers, together, alone)
+            if reason is None:
                 return step
-            reason = "its folded logits differ from the members' own"
         except Exception as err:  # a forward pass that reads a layer's weight itself, say
             reason = f"{type(err).__name__}: {err}"
         step.close()

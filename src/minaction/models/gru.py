@@ -39,18 +39,20 @@ class GRULayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # NOTE: a Python loop over steps, several times slower than nn.GRU's fused kernel on long
         # sequences; the price of gates that the meter can see.
-        batch, steps, _ = x.shape
+        batch = x.shape[0]
         hidden = self.hidden_size
         drive = self.input(x)  # (B, T, 3H): the input side of every step in one call
         h = x.new_zeros(batch, hidden)  # (B, H)
         states = []
-        for t in range(steps):
+        # unbind, not drive[:, t]: the backward of T index selections fills T zero tensors of
+        # drive's full size, which made the layer's cost grow as T².
+        for drive_t in drive.unbind(dim=1):  # (B, 3H) a step
             recurrent = self.recurrent(h)  # (B, 3H); at t = 0 every input is 0: no effective MAC
-            reset, update = self.gates(
-                drive[:, t, : 2 * hidden] + recurrent[:, : 2 * hidden]
-            ).chunk(2, dim=-1)  # (B, H) each
+            reset, update = self.gates(drive_t[:, : 2 * hidden] + recurrent[:, : 2 * hidden]).chunk(
+                2, dim=-1
+            )  # (B, H) each
             candidate = self.candidate(
-                drive[:, t, 2 * hidden :] + reset * recurrent[:, 2 * hidden :]
+                drive_t[:, 2 * hidden :] + reset * recurrent[:, 2 * hidden :]
             )
             h = (1 - update) * candidate + update * h  # (B, H)
             states.append(h)

@@ -82,8 +82,8 @@ class LIF(snntorch.Leaky):
         """Spikes (B, T, N) for input currents (B, T, N), starting from a membrane at rest."""
         membrane = torch.zeros_like(current[:, 0])
         spikes = []
-        for t in range(current.shape[1]):
-            spike, membrane = self(current[:, t], membrane)  # (B, N) each; a site call a step
+        for current_t in current.unbind(dim=1):  # unbind: one backward node, not T selections
+            spike, membrane = self(current_t, membrane)  # (B, N) each; a site call a step
             spikes.append(spike)
         # Drop the membrane snntorch keeps on the module, so the graph is not held after the pass.
         self.mem = torch.zeros(0)
