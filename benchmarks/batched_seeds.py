@@ -1,27 +1,34 @@
 """Ten seeds batched against ten seeds one after another, per architecture, as a speed-up ratio.
 
-    python benchmarks/batched_seeds.py [--seeds 10] [--train 12800] [--epochs 1] [--models mlp cnn]
+    python benchmarks/batched_seeds.py [--seeds 10] [--train 12800] [--repeats 3] [--models mlp]
 
 Inputs have Fashion-MNIST's shape (1×28×28, 10 classes); the data are random, since only time is
 measured. 12,800 samples at batch 128 are 100 steps a member, enough that the time of a step,
 not the set-up of a run, decides the ratio (a Fashion-MNIST epoch is 469 steps). Both variants
-train the same specs on the same tensors in the same process; evaluation is cut to 64 test
+train the same specs on the same tensors in the same process, `--repeats` times each in
+alternating order, and the figures are medians; evaluation is cut to 64 test
 samples so the ratio is about training. Architectures that cannot be batched say why and get no
 ratio; the last column says whether the ensemble ran folded or under vmap. The batched column
 forces batching (`batch="always"`); in grids and sweeps a short timing probe keeps an
 architecture unbatched where batching is measured slower.
+
+For the mlp, whose training FLOPs are all in its Linear layers, the script also prints what
+fraction of this machine's `torch.mm` rate each variant reaches (training_flops.py counts the
+FLOPs). One run at a time at fraction f leaves batching at most 1/f to gain.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
 from common import fashion_like
+from training_flops import matmul_flops, step_flops
 
 from minaction.batched import _build_members, _make_step, batch_unsupported_reason, train_seeds
-from minaction.models import model_entry, model_names
+from minaction.models import build_model, model_entry, model_names
 from minaction.train import RunSpec
 
 
@@ -33,6 +40,19 @@ def layout(specs: list[RunSpec], data) -> str:
     return step.layout
 
 
+def matmul_fractions(specs: list[RunSpec], data, sequential: float, batched: float) -> str:
+    """The mlp's training FLOP/s, one at a time and batched, as fractions of `torch.mm`'s."""
+    spec = specs[0].resolved()
+    model = build_model(spec.model, data.info, width=spec.width, depth=spec.depth)
+    steps = spec.epochs * -(-len(data.y_train) // spec.batch_size)
+    flops = len(specs) * steps * step_flops(model, spec.batch_size)
+    peak = matmul_flops()
+    one, together = flops / sequential / peak, flops / batched / peak
+    return (f"  mlp FLOP/s as a fraction of torch.mm's {peak / 1e9:.0f} GFLOP/s: one at a time "
+            f"{one:.2f}, batched {together:.2f}; ceiling on the speed-up 1/{one:.2f} = "
+            f"{1 / one:.2f}×")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -40,6 +60,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--models", nargs="+", default=None)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     data = fashion_like(args.train)
@@ -48,7 +69,8 @@ def main() -> None:
     train_seeds(warm, data=fashion_like(256), batch="always")
     train_seeds(warm, data=fashion_like(256), batch=False)
     print(f"{args.seeds} seeds, {args.train} samples of 1×28×28, {args.epochs} epoch(s), "
-          f"batch {args.batch_size}, torch threads {torch.get_num_threads()}")  # fmt: skip
+          f"batch {args.batch_size}, median of {args.repeats} repeats, "
+          f"torch threads {torch.get_num_threads()}")  # fmt: skip
     print(f"{'model':<12} {'sequential s':>12} {'batched s':>10} {'speed-up':>9}  layout")
     for name in args.models or model_names():
         if "image" not in model_entry(name).kinds:
@@ -56,17 +78,20 @@ def main() -> None:
         specs = [RunSpec(model=name, dataset="digits", seed=s, epochs=args.epochs,
                          batch_size=args.batch_size) for s in range(args.seeds)]  # fmt: skip
         reason = batch_unsupported_reason(specs[0].resolved(), data)
-        started = time.perf_counter()
-        train_seeds(specs, data=data, batch=False)
-        sequential = time.perf_counter() - started
         if reason is not None:
-            print(f"{name:<12} {sequential:>12.2f} {'-':>10} {'-':>9}  not batched: {reason}")
+            print(f"{name:<12} {'-':>12} {'-':>10} {'-':>9}  not batched: {reason}")
             continue
-        started = time.perf_counter()
-        train_seeds(specs, data=data, batch="always")
-        batched = time.perf_counter() - started
+        times: dict[object, list[float]] = {False: [], "always": []}
+        for repeat in range(args.repeats):  # alternate which variant goes first
+            for batch in (False, "always") if repeat % 2 == 0 else ("always", False):
+                started = time.perf_counter()
+                train_seeds(specs, data=data, batch=batch)
+                times[batch].append(time.perf_counter() - started)
+        sequential, batched = statistics.median(times[False]), statistics.median(times["always"])
         print(f"{name:<12} {sequential:>12.2f} {batched:>10.2f} {sequential / batched:>8.2f}×  "
               f"{layout(specs, data)}")  # fmt: skip
+        if name == "mlp":
+            print(matmul_fractions(specs, data, sequential, batched))
 
 
 if __name__ == "__main__":

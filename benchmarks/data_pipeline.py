@@ -13,16 +13,21 @@ import statistics
 import time
 
 import torch
+from common import FASHION_LIKE
 from torch.utils.data import DataLoader, TensorDataset
 
+from minaction.data import Dataset
+from minaction.train import batch_buffer, gather_batch
 
-def in_memory_epoch(x: torch.Tensor, y: torch.Tensor, batch: int, generator) -> int:
-    perm = torch.randperm(len(y), generator=generator)
+
+def in_memory_epoch(data: Dataset, batch: int, generator) -> int:
+    n = len(data.y_train)
+    perm = torch.randperm(n, generator=generator)
+    buffer = batch_buffer(data, min(batch, n))
     seen = 0
-    for start in range(0, len(y), batch):
-        index = perm[start : start + batch]
-        x.index_select(0, index)
-        seen += len(y.index_select(0, index))
+    for start in range(0, n, batch):
+        _, yb = gather_batch(data, perm[start : start + batch], buffer)
+        seen += len(yb)
     return seen
 
 
@@ -39,13 +44,14 @@ def main() -> None:
 
     x = torch.rand(args.samples, 1, 28, 28)
     y = torch.randint(0, 10, (args.samples,))
+    data = Dataset(FASHION_LIKE, x, y, x[:1], y[:1])
     generator = torch.Generator().manual_seed(0)
     loader = DataLoader(TensorDataset(x, y), batch_size=args.batch, shuffle=True,
                         generator=torch.Generator().manual_seed(0))  # fmt: skip
     memory, torch_loader = [], []
     for _ in range(args.repeats):
         started = time.perf_counter()
-        in_memory_epoch(x, y, args.batch, generator)
+        in_memory_epoch(data, args.batch, generator)
         memory.append(time.perf_counter() - started)
         started = time.perf_counter()
         dataloader_epoch(loader)

@@ -38,7 +38,16 @@ from minaction.energy.measured import EnergyCounters
 from minaction.energy.meter import EnergyMeter
 from minaction.errors import ConfigError, DivergedError
 from minaction.models import build_model
-from minaction.train import RunResult, RunSpec, evaluate, final_result, load_run_data, train
+from minaction.train import (
+    RunResult,
+    RunSpec,
+    batch_buffer,
+    evaluate,
+    final_result,
+    gather_batch,
+    load_run_data,
+    train,
+)
 
 log = logging.getLogger(__name__)
 
@@ -435,6 +444,7 @@ def _train_batched(
     trained: list[torch.nn.Module | None] = [None] * members  # each member, as last evaluated
     train_seconds = 0.0
     n_train = len(data.y_train)
+    buffer = batch_buffer(data, members * min(spec.batch_size, n_train))
     counters = EnergyCounters()
     counters.start()
     try:
@@ -445,9 +455,9 @@ def _train_batched(
             sums = torch.zeros(3, members, dtype=torch.float64)  # loss, CE, E (sample-weighted)
             for step_index, start in enumerate(range(0, n_train, spec.batch_size)):
                 index = torch.stack([p[start : start + spec.batch_size] for p in perms])  # (M, B)
-                flat = index.reshape(-1)
-                x = data.x_train.index_select(0, flat).view(*index.shape, *data.x_train.shape[1:])
-                y = data.y_train.index_select(0, flat).view(index.shape)  # (M, B)
+                x, y = gather_batch(data, index.reshape(-1), buffer)
+                x = x.view(*index.shape, *data.x_train.shape[1:])  # (M, B, ...)
+                y = y.view(index.shape)  # (M, B)
                 losses = step.losses(x, y)
                 values = losses.detach()
                 for m in range(members):
