@@ -3,9 +3,12 @@
 import dataclasses
 
 import pytest
+import torch
 
 from minaction import DivergedError, RunSpec, train
+from minaction.data import Dataset, load_dataset
 from minaction.errors import ConfigError, UnknownNameError
+from minaction.train import batch_buffer, gather_batch
 
 SMALL = dict(dataset="digits", epochs=2, limit_train=300, limit_test=100, width=32)
 
@@ -146,3 +149,14 @@ def test_the_train_command_prints_the_measured_joules_or_why_not(tmp_path, monke
     monkeypatch.setenv("MINACTION_POWERCAP_ROOT", str(tmp_path / "powercap"))
     assert main(quick) == 0
     assert "J for the whole training (rapl:package-0 0 J" in capsys.readouterr().out
+
+
+def test_gather_batch_fills_the_buffer_with_the_indexed_rows_including_a_short_last_batch():
+    x = torch.arange(5 * 2 * 3, dtype=torch.float32).view(5, 2, 3)
+    y = torch.tensor([10, 11, 12, 13, 14])
+    data = Dataset(load_dataset("digits", limit_train=8, limit_test=8).info, x, y, x, y)
+    buffer = batch_buffer(data, 3)
+    for index in (torch.tensor([4, 0, 2]), torch.tensor([3])):
+        xb, yb = gather_batch(data, index, buffer)
+        assert torch.equal(xb, x[index]) and torch.equal(yb, y[index])
+        assert xb.data_ptr() == buffer[0].data_ptr()  # written in place, not a new tensor
