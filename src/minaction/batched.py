@@ -4,7 +4,7 @@
 
 The members' parameters are stacked (`torch.func.stack_module_state`) and one forward and backward
 pass trains them all. Models built from linear and convolution layers and parameter-free modules
-(the mlp and the cnn on images) run *folded*: the members' batches are laid end to end on the
+(mlp, cnn, gru and snn, except on tokens) run *folded*: the members' batches lie end to end on the
 batch axis, each linear layer is one batched matrix product over the stacked weights and each
 convolution one call per member, and everything else sees one large batch. Any other model runs
 under `torch.func.vmap`. Each member is still the run it would have been alone: its model
@@ -107,8 +107,9 @@ def batch_slower_reason(spec: RunSpec, data: Dataset, members: int, steps: int =
     """A reason when one batched step of `members` seeds is measurably slower, on this machine,
     than `members` single steps at the spec's batch size; None when batching pays off.
 
-    Grouped convolutions and per-time-step loops can run slower under vmap than one model at a
-    time on a CPU, so the choice is measured rather than assumed. The probe trains throwaway
+    A batched step can be slower than its members one at a time: on a CPU, ten members' cnn
+    activations no longer fit in the cache, and vmap turns some operations into slow batched
+    kernels. So the choice is measured rather than assumed. The probe trains throwaway
     models for a few steps; the runs themselves are unaffected. `MINACTION_BATCH_PROBE=0` in the
     environment skips it (batch whenever possible), for plans that must not depend on load.
     """
