@@ -159,29 +159,25 @@ def batch_slower_reason(spec: RunSpec, data: Dataset, members: int, steps: int =
     return None
 
 
-class _BatchedStep:
-    """Stacked parameters of the members and the vmapped loss over them."""
+class _StackedStep:
+    """What both layouts share: the members' stacked parameters, a template model carrying the
+    meter, and the members' losses from their logits and energies."""
 
-    layout = "vmap"
+    layout = ""
 
     def __init__(self, models: list[torch.nn.Module], spec: RunSpec):
         self.spec = spec
-        self.template = copy.deepcopy(models[0])
         self._pristine = copy.deepcopy(models[0])  # without hooks, for member_model()
         self.params, self.buffers = stack_module_state(models)  # name → (M, ...) leaf tensors
-        self.meter = EnergyMeter(self.template, norm=spec.norm, track_activity=False)
-
-        def member(params, buffers, x):
-            logits = functional_call(self.template, (params, buffers), (x,))
-            return logits, self.meter.energy()  # read inside vmap, while the pass is live
-
-        self._forward = vmap(member, in_dims=(0, 0, 0), randomness="error")
+        self.template = copy.deepcopy(models[0])
+        self._transposed: set[str] = set()  # parameters stacked as (M, in, out), not (M, out, in)
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """(M,) loss CE + λ·E of each member on its own batch x: (M, B, ...), y: (M, B)."""
-        logits, energy = self._forward(self.params, self.buffers, x)  # (M, B, C), (M,)
-        self.meter.reset()  # drop the per-call tensors that only lived inside vmap
-        members, batch, classes = logits.shape
+        raise NotImplementedError
+
+    def _member_losses(self, logits: torch.Tensor, energy: torch.Tensor, y: torch.Tensor):
+        members, batch, classes = logits.shape  # (M, B, C); energy (M,); y (M, B)
         ce = F.cross_entropy(logits.reshape(-1, classes), y.reshape(-1), reduction="none")
         ce = ce.view(members, batch).mean(dim=1)  # (M,)
         self.last_ce, self.last_energy = ce.detach(), energy.detach()
@@ -191,13 +187,35 @@ class _BatchedStep:
         model = copy.deepcopy(self._pristine)
         with torch.no_grad():
             for name, value in self.params.items():
-                model.get_parameter(name).copy_(value[index])
+                member = value[index].T if name in self._transposed else value[index]
+                model.get_parameter(name).copy_(member)
             for name, value in self.buffers.items():
                 model.get_buffer(name).copy_(value[index])
         return model
 
     def close(self) -> None:
         self.meter.remove()
+
+
+class _BatchedStep(_StackedStep):
+    """The members' loss under vmap over the stacked parameters."""
+
+    layout = "vmap"
+
+    def __init__(self, models: list[torch.nn.Module], spec: RunSpec):
+        super().__init__(models, spec)
+        self.meter = EnergyMeter(self.template, norm=spec.norm, track_activity=False)
+
+        def member(params, buffers, x):
+            logits = functional_call(self.template, (params, buffers), (x,))
+            return logits, self.meter.energy()  # read inside vmap, while the pass is live
+
+        self._forward = vmap(member, in_dims=(0, 0, 0), randomness="error")
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits, energy = self._forward(self.params, self.buffers, x)  # (M, B, C), (M,)
+        self.meter.reset()  # drop the per-call tensors that only lived inside vmap
+        return self._member_losses(logits, energy, y)
 
 
 _CONV_FUNCTIONS = {nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d, nn.Conv3d: F.conv3d}
@@ -282,18 +300,13 @@ class _FoldedConv(nn.Module):
         )
 
 
-class _FoldedStep:
+class _FoldedStep(_StackedStep):
     """Stacked parameters and the members' losses with their batches folded into one."""
 
     layout = "folded"
 
     def __init__(self, models: list[torch.nn.Module], spec: RunSpec):
-        self.spec = spec
-        self.members = len(models)
-        self._pristine = copy.deepcopy(models[0])  # without hooks, for member_model()
-        self.params, self.buffers = stack_module_state(models)  # name → (M, ...) leaf tensors
-        self.template = copy.deepcopy(models[0])
-        self._transposed: set[str] = set()  # stacked linear weights, kept as (M, in, out)
+        super().__init__(models, spec)
         for name, module in list(self.template.named_modules()):
             if not _foldable_layer(module):
                 continue
@@ -316,24 +329,11 @@ class _FoldedStep:
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits = self.logits(x)
-        members, batch, classes = logits.shape
-        ce = F.cross_entropy(logits.reshape(-1, classes), y.reshape(-1), reduction="none")
-        ce = ce.view(members, batch).mean(dim=1)  # (M,)
+        members, batch = logits.shape[:2]
         with torch.set_grad_enabled(bool(self.spec.lam)):  # at λ = 0, E is only recorded
             energy = self.meter.per_sample_energy().view(members, batch).mean(dim=1)
         self.meter.reset()
-        self.last_ce, self.last_energy = ce.detach(), energy.detach()
-        return ce + self.spec.lam * energy if self.spec.lam else ce
-
-    def member_model(self, index: int) -> torch.nn.Module:
-        model = copy.deepcopy(self._pristine)
-        with torch.no_grad():
-            for name, value in self.params.items():
-                member = value[index].T if name in self._transposed else value[index]
-                model.get_parameter(name).copy_(member)
-        return model
-
-    close = _BatchedStep.close
+        return self._member_losses(logits, energy, y)
 
 
 def _fold_check_reason(step, buffers_before: dict, together, alone) -> str | None:
