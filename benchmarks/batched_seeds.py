@@ -1,6 +1,7 @@
 """Ten seeds batched against ten seeds one after another, per architecture, as a speed-up ratio.
 
     python benchmarks/batched_seeds.py [--seeds 10] [--train 12800] [--repeats 3] [--models mlp]
+                                       [--dataset fortunes]
 
 Inputs have Fashion-MNIST's shape (1×28×28, 10 classes); the data are random, since only time is
 measured. 12,800 samples at batch 128 are 100 steps a member, enough that the time of a step,
@@ -28,6 +29,7 @@ from common import fashion_like
 from training_flops import matmul_flops, step_flops
 
 from minaction.batched import _build_members, _make_step, batch_unsupported_reason, train_seeds
+from minaction.data import load_dataset
 from minaction.models import build_model, model_entry, model_names
 from minaction.train import RunSpec
 
@@ -61,21 +63,33 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--models", nargs="+", default=None)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dataset", default=None,
+                        help="a registered offline dataset instead of random Fashion-MNIST-shaped "
+                        "tensors (its first --train samples)")  # fmt: skip
     args = parser.parse_args()
 
-    data = fashion_like(args.train)
+    if args.dataset is None:
+        data, dataset = fashion_like(args.train), "digits"  # a registered name for the specs
+    else:
+        data, dataset = (
+            load_dataset(args.dataset, limit_train=args.train, limit_test=64),
+            args.dataset,
+        )
     # Warm-up: the first training in a process pays for thread pools and kernel selection.
     warm = [RunSpec(model="mlp", dataset="digits", seed=s, epochs=1) for s in (0, 1)]
     train_seeds(warm, data=fashion_like(256), batch="always")
     train_seeds(warm, data=fashion_like(256), batch=False)
-    print(f"{args.seeds} seeds, {args.train} samples of 1×28×28, {args.epochs} epoch(s), "
+    shape = "×".join(map(str, data.info.input_shape))
+    source = args.dataset or "random"
+    print(f"{args.seeds} seeds, {len(data.y_train)} samples of {shape} ({source}), "
+          f"{args.epochs} epoch(s), "
           f"batch {args.batch_size}, median of {args.repeats} repeats, "
           f"torch threads {torch.get_num_threads()}")  # fmt: skip
     print(f"{'model':<12} {'sequential s':>12} {'batched s':>10} {'speed-up':>9}  layout")
     for name in args.models or model_names():
-        if "image" not in model_entry(name).kinds:
+        if data.info.kind not in model_entry(name).kinds:
             continue
-        specs = [RunSpec(model=name, dataset="digits", seed=s, epochs=args.epochs,
+        specs = [RunSpec(model=name, dataset=dataset, seed=s, epochs=args.epochs,
                          batch_size=args.batch_size) for s in range(args.seeds)]  # fmt: skip
         reason = batch_unsupported_reason(specs[0].resolved(), data)
         if reason is not None:
@@ -90,7 +104,7 @@ def main() -> None:
         sequential, batched = statistics.median(times[False]), statistics.median(times["always"])
         print(f"{name:<12} {sequential:>12.2f} {batched:>10.2f} {sequential / batched:>8.2f}×  "
               f"{layout(specs, data)}")  # fmt: skip
-        if name == "mlp":
+        if name == "mlp" and data.info.kind == "image":  # all its FLOPs in Linear layers
             print(matmul_fractions(specs, data, sequential, batched))
 
 
