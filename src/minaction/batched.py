@@ -277,6 +277,9 @@ class _FoldedConv(nn.Module):
 
     A grouped convolution over the members was measured slower on CPU than these calls."""
 
+    # NOTE: on a 2-core CPU a folded cnn step is slower than its members one at a time (ten
+    # members' activations leave the cache); the timing probe then trains them one at a time.
+
     def __init__(self, conv: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
         self.function = next(f for kind, f in _CONV_FUNCTIONS.items() if isinstance(conv, kind))

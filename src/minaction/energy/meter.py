@@ -233,6 +233,8 @@ class EnergyMeter:
         Computed as the sum over all elements divided by the batch size, which is the batch mean
         of the per-sample sums up to floating-point summation order, in fewer operations.
         """
+        # NOTE: with E in the loss, this forward and its backward cost 10–13% of a small mlp's
+        # training step (width 256, batch 128 on 2 CPU cores), over the 5% the meter aims at.
         outputs = [a for s in self._state.values() if s.outputs for a in self._outputs(s)]
         if not outputs:
             raise RuntimeError("no forward pass measured yet: call the model first")
