@@ -35,7 +35,8 @@ def test_train_text_output(capsys):
     assert "test accuracy" in out and "energy E" in out and "MACs dense / effective" in out
 
 
-def test_sweep_table_has_a_row_per_lambda(capsys):
+def test_sweep_table_has_a_row_per_lambda(capsys, monkeypatch):
+    monkeypatch.setenv("MINACTION_BATCH_PROBE", "0")  # batch whatever the machine's load
     assert main(["sweep", "--lams", "0", "1e-2", "--seeds", "2", *QUICK]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -43,9 +44,23 @@ def test_sweep_table_has_a_row_per_lambda(capsys):
     header = lines[1]
     for column in ("accuracy", "Δacc (pts)", "E/E₀", "active", "eff/dense MACs", "µJ/sample"):
         assert column in header
-    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[3:]]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[3:5]]
     assert [r[0] for r in rows] == ["0", "0.01"]
     assert rows[0][4] == "1"  # E/E₀ of the baseline itself
+    assert lines[5:] == ["seeds: trained together, as one batched ensemble per λ"]
+
+
+def test_sweep_says_why_seeds_trained_one_at_a_time(capsys, monkeypatch):
+    monkeypatch.setenv("MINACTION_BATCH_PROBE", "0")
+    assert main(["sweep", "--lams", "0", "1e-2", "--seeds", "2", "--no-batch-seeds", *QUICK]) == 0
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == "seeds: trained one at a time (batching turned off)"
+    )
+    assert main(["sweep", "--lams", "0", "--seeds", "2", "--json", *QUICK]) == 0
+    assert json.loads(capsys.readouterr().out)["seeds_one_at_a_time"] == {}
+    assert main(["sweep", "--lams", "0", "--seeds", "1", "--json", *QUICK]) == 0
+    assert json.loads(capsys.readouterr().out)["seeds_one_at_a_time"] == {"0": "a single seed"}
 
 
 def test_sweep_json(capsys):

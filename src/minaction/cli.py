@@ -227,13 +227,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     cells = [[_spec_from_args(args, lam, seed) for seed in range(args.seeds)] for lam in lams]
     data = _load_data(args)
     results, diverged = [], []
+    plans: dict[float, str | None] = {}  # λ → None (batched) or why its seeds ran one at a time
     epochs_total = len(lams) * args.seeds * args.epochs
     with tqdm(total=epochs_total, desc=f"sweep {args.model} on {args.dataset}", unit="epoch",
               file=sys.stderr, disable=None) as bar:  # fmt: skip
         for specs in cells:
             bar.set_postfix(lam=f"{specs[0].lam:g}")
             outcomes = train_seeds(specs, data=data, batch=args.batch_seeds,
-                                   on_epoch=lambda member, entry: bar.update())  # fmt: skip
+                                   on_epoch=lambda member, entry: bar.update(),
+                                   on_plan=lambda reason, lam=specs[0].lam: plans.__setitem__(
+                                       lam, reason))  # fmt: skip
             for spec, outcome in zip(specs, outcomes, strict=True):
                 if isinstance(outcome, DivergedError):
                     diverged.append((spec, str(outcome)))
@@ -247,6 +250,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "model": args.model, "dataset": args.dataset, "epochs": args.epochs,
             "seeds": args.seeds, "rows": [r.to_dict() for r in rows],
             "diverged": [{"lam": s.lam, "seed": s.seed, "error": e} for s, e in diverged],
+            "seeds_one_at_a_time": {f"{lam:g}": why for lam, why in plans.items() if why},
         }, indent=2))  # fmt: skip
         return 0
     print(
@@ -254,9 +258,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"(mean [95% interval]; Δ and ratios against λ = {lams[0]:g})"
     )
     print(format_sweep_table(rows))
+    print(_batching_summary(plans))
     for spec, error in diverged:
         print(f"diverged: λ = {spec.lam:g}, seed {spec.seed}: {error}")
     return 0
+
+
+def _batching_summary(plans: dict[float, str | None]) -> str:
+    """One line: how the seeds of each λ were trained."""
+    reasons = {why for why in plans.values()}
+    if reasons == {None}:
+        return "seeds: trained together, as one batched ensemble per λ"
+    if len(reasons) == 1:
+        return f"seeds: trained one at a time ({reasons.pop()})"
+    parts = [f"λ = {lam:g}: {why or 'batched'}" for lam, why in plans.items()]
+    return "seeds: " + "; ".join(parts)
 
 
 def format_sweep_table(rows) -> str:

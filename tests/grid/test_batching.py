@@ -50,6 +50,17 @@ def test_batched_seeds_store_the_same_metrics_as_seeds_alone(write_grid, tmp_pat
         (1, 1, "batching turned off")
     }
 
+    # grid status sums it up.
+    with Store(batched_db) as store:
+        assert store.batching() == {"batched": 6, "alone": 0, "reasons": {}}
+    with Store(alone_db) as store:
+        assert store.batching() == {"batched": 0, "alone": 6, "reasons": {"batching turned off": 6}}
+    capsys.readouterr()
+    assert main(["grid", "status", "--db", str(alone_db)]) == 0
+    out = capsys.readouterr().out
+    assert "seeds: 0 run(s) trained in batched ensembles, 6 alone" in out
+    assert "6 alone because: batching turned off" in out
+
 
 def test_the_grid_file_can_turn_batching_off(write_grid, tmp_path):
     grid = write_grid(lambdas=[0], seeds=2, batch_seeds=False)

@@ -140,6 +140,7 @@ def cmd_grid_status(args: argparse.Namespace) -> int:
                 "counts": store.counts(name),
                 "by": store.factor_counts(name),
                 "failures": store.failures(name, limit=5),
+                "batching": store.batching(name),
             }
             for name in names
         }
@@ -176,6 +177,12 @@ def format_status(name: str, item: dict, db: str) -> str:
         if rows:
             table = format_table([FACTOR_LABELS[factor], *headers], rows)
             lines += ["", *("  " + line for line in table.splitlines())]
+    batching = item["batching"]
+    if batching["batched"] or batching["alone"]:
+        lines += ["", f"  seeds: {batching['batched']} run(s) trained in batched ensembles, "
+                      f"{batching['alone']} alone"]  # fmt: skip
+        for reason, n in batching["reasons"].items():
+            lines.append(f"    {n} alone because: {reason}")
     if item["failures"]:
         lines += ["", f"  latest failures ({counts['failed']} in all):"]
         for failure in item["failures"]:

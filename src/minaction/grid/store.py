@@ -701,6 +701,31 @@ class Store:
         rows = self._db.execute(query + " ORDER BY started_at", (run_id,) if run_id else ())
         return [dict(row) for row in rows]
 
+    def batching(self, grid: str | None = None) -> dict[str, Any]:
+        """How the finished runs were trained: `batched` (in an ensemble of several members),
+        `alone`, and `reasons`: why groups trained one at a time → number of runs."""
+        where, args = _grid_filter(grid)
+        finished = "status IN ('completed', 'diverged', 'failed') AND ensemble IS NOT NULL"
+        where += (" AND " if where else "WHERE ") + finished
+        with self._read() as db:
+            row = db.execute(
+                "SELECT COALESCE(SUM(ensemble > 1), 0) AS batched, "
+                f"COALESCE(SUM(ensemble = 1), 0) AS alone FROM runs {where}",
+                args,
+            ).fetchone()
+            reasons = db.execute(
+                "SELECT a.batch_reason AS reason, COUNT(*) AS n FROM attempts a "
+                f"JOIN (SELECT run_id, attempts FROM runs {where}) r "
+                "ON a.run_id = r.run_id AND a.attempt = r.attempts "
+                "WHERE a.batch_reason IS NOT NULL GROUP BY a.batch_reason ORDER BY n DESC",
+                args,
+            ).fetchall()
+        return {
+            "batched": row["batched"],
+            "alone": row["alone"],
+            "reasons": {r["reason"]: r["n"] for r in reasons},
+        }
+
     def failures(self, grid: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
         """The latest failed runs: run_id, factors and error."""
         where, args = _grid_filter(grid)
