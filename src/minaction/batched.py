@@ -197,7 +197,7 @@ class _StackedStep:
         self.meter.remove()
 
 
-class _BatchedStep(_StackedStep):
+class _VmappedStep(_StackedStep):
     """The members' loss under vmap over the stacked parameters."""
 
     layout = "vmap"
@@ -372,7 +372,7 @@ def _make_step(models: list[torch.nn.Module], spec: RunSpec, inputs: torch.Tenso
             reason = f"{type(err).__name__}: {err}"
         step.close()
     log.debug("%s runs under vmap: %s", spec.model, reason)
-    return _BatchedStep(models, spec)
+    return _VmappedStep(models, spec)
 
 
 def train_seeds(

@@ -11,6 +11,7 @@ with status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -233,10 +234,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               file=sys.stderr, disable=None) as bar:  # fmt: skip
         for specs in cells:
             bar.set_postfix(lam=f"{specs[0].lam:g}")
+            plan = functools.partial(plans.__setitem__, specs[0].lam)
             outcomes = train_seeds(specs, data=data, batch=args.batch_seeds,
                                    on_epoch=lambda member, entry: bar.update(),
-                                   on_plan=lambda reason, lam=specs[0].lam: plans.__setitem__(
-                                       lam, reason))  # fmt: skip
+                                   on_plan=plan)  # fmt: skip
             for spec, outcome in zip(specs, outcomes, strict=True):
                 if isinstance(outcome, DivergedError):
                     diverged.append((spec, str(outcome)))
@@ -266,7 +267,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _batching_summary(plans: dict[float, str | None]) -> str:
     """One line: how the seeds of each λ were trained."""
-    reasons = {why for why in plans.values()}
+    reasons = set(plans.values())
     if reasons == {None}:
         return "seeds: trained together, as one batched ensemble per λ"
     if len(reasons) == 1:

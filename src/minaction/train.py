@@ -228,7 +228,7 @@ def gather_batch(
 
     index_select is several times faster than fancy indexing on CPU, and writing into one buffer
     instead of a new tensor a step spares the allocator: a batch of a few MB would otherwise be
-    mapped afresh at every step, and its page faults cost about as much as the copy. The
+    mapped afresh at every step, and its page faults cost several times the copy itself. The
     buffer's previous contents must be unused by then: a step's backward pass has finished before
     the next batch is gathered.
     """
