@@ -1,9 +1,14 @@
-"""Shared by the benchmark scripts: inputs with Fashion-MNIST's shape and a registered name."""
+"""Shared by the benchmark scripts: inputs with Fashion-MNIST's shape, a registered name, and the
+trainer's training step."""
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
 
+import torch
+import torch.nn.functional as F
+
+from minaction import EnergyMeter, energy_regularized_loss
 from minaction.data import Dataset, DatasetInfo
 
 # "digits" is a registered name, so RunSpecs naming it validate; the tensors are our own.
@@ -31,3 +36,27 @@ def fashion_like(n_train: int, n_test: int = 64) -> Dataset:
         torch.rand(n_test, 1, 28, 28, generator=g),
         torch.randint(0, 10, (n_test,), generator=g),
     )
+
+
+def training_step(
+    model: torch.nn.Module, meter: str
+) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """One optimizer step of `model` on (x, y), as the trainer takes it (fused Adam).
+
+    `meter`: "none" (no meter), "attached" (the meter's hooks run, the loss is plain CE) or
+    "loss" (CE + λ·E with λ = 1e-3).
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
+    energy_meter = EnergyMeter(model, track_activity=False) if meter != "none" else None
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        logits = model(x)
+        if meter == "loss":
+            loss = energy_regularized_loss(logits, y, energy_meter.energy(), lam=1e-3)
+        else:
+            loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step

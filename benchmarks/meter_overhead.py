@@ -18,31 +18,22 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
-from common import FASHION_LIKE
+from common import FASHION_LIKE, training_step
 
-from minaction import EnergyMeter, build_model, energy_regularized_loss
+from minaction import build_model
 
 VARIANTS = ("none", "attached", "loss")
 
 
-def make_step(model, variant: str):
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)  # as the trainer
-    meter = EnergyMeter(model, track_activity=False) if variant != "none" else None
+def timed_step(model, variant: str):
+    step = training_step(model, variant)
 
-    def step(x, y) -> float:
+    def timed(x, y) -> float:
         started = time.perf_counter()
-        logits = model(x)
-        if variant == "loss":
-            loss = energy_regularized_loss(logits, y, meter.energy(), lam=1e-3)
-        else:
-            loss = F.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        step(x, y)
         return time.perf_counter() - started
 
-    return step
+    return timed
 
 
 def decile(times: list[float]) -> float:
@@ -61,7 +52,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     model = build_model("mlp", FASHION_LIKE, width=args.width, depth=args.depth)
-    steps = {variant: make_step(copy.deepcopy(model), variant) for variant in VARIANTS}
+    steps = {variant: timed_step(copy.deepcopy(model), variant) for variant in VARIANTS}
     batches = [
         (torch.rand(args.batch, 1, 28, 28), torch.randint(0, 10, (args.batch,)))
         for _ in range(args.steps)

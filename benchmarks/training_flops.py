@@ -15,11 +15,11 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 from common import FASHION_LIKE as INFO
+from common import training_step
 from torch import nn
 
-from minaction import EnergyMeter, build_model, energy_regularized_loss
+from minaction import build_model
 
 
 def matmul_flops(size: int = 2048, repeats: int = 10) -> float:
@@ -45,26 +45,14 @@ def step_flops(model: nn.Module, batch: int) -> float:
 def training_flops(width: int, batch: int, steps: int, with_meter: bool) -> float:
     torch.manual_seed(0)
     model = build_model("mlp", INFO, width=width, depth=2)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)  # as the trainer
     x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
-    meter = EnergyMeter(model, track_activity=False) if with_meter else None
-
-    def step():
-        logits = model(x)
-        if meter is not None:
-            loss = energy_regularized_loss(logits, y, meter.energy(), 1e-3)
-        else:
-            loss = F.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
+    step = training_step(model, "loss" if with_meter else "none")
     for _ in range(5):
-        step()
+        step(x, y)
     times = []
     for _ in range(steps):
         started = time.perf_counter()
-        step()
+        step(x, y)
         times.append(time.perf_counter() - started)
     return step_flops(model, batch) / statistics.median(times)
 
